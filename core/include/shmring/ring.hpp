@@ -1,0 +1,367 @@
+// shmring — C++ API.
+//
+//   auto ring = shmring::Ring::create("orders", {shmring::Kind::mpsc, 1 << 20});
+//   auto producer = ring->attach_producer();          // any process: Ring::open("orders")
+//   (void)producer->write(/*type*/ 7, "hello", 5, shmring::kForever);
+//   auto consumer = shmring::Ring::open("orders")->attach_consumer();
+//   consumer->read([](const shmring::RecordView& r) { use(r.type, r.data, r.size); },
+//                  /*max*/ 64, /*timeout_ns*/ 1'000'000);
+//
+// Threading: a Ring may be shared by threads. A Producer or a Consumer handle is used by one
+// thread at a time (it caches positions); several producer threads attach several Producers.
+// Progress: every try_* call and poll() is lock-free and makes no system call while the peer is
+// awake. Blocking calls spin, yield, then park in the kernel according to the WaitStrategy.
+// Hot-path calls return Status and never throw or allocate. Cold-path calls return Result<T>.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmring/layout.hpp"
+#include "shmring/result.hpp"
+
+namespace shmring {
+
+inline constexpr int64_t kForever = -1;  // timeout_ns meaning "no deadline"
+
+enum class WaitStrategy : uint32_t {
+  busy_spin = 0,        // spin until the deadline; lowest latency, burns a core
+  spin_then_park = 1,   // spin ~spin_ns, yield a little, then sleep in the kernel (default)
+  park = 2              // sleep in the kernel at once
+};
+
+struct CreateOptions {
+  Kind kind = Kind::spsc;
+  uint32_t capacity = 1u << 20;   // bytes; power of two in [256, 2^30]
+  uint32_t max_record_size = 0;   // bytes incl. 8-byte header; 0 = capacity / 8; <= capacity / 2
+  uint32_t mode = 0600;           // permission bits of the OS object; owner-only by default
+  uint32_t max_producers = layout::kDefaultProducers;  // mpsc producer slots (spsc: 1)
+  uint32_t initial_position = 0;  // testing aid: start positions near 2^32 to cross the wrap
+};
+
+struct OpenOptions {
+  int64_t ready_timeout_ns = 1'000'000'000;  // how long to wait for a creator to publish
+  bool read_only = false;                    // map read-only (inspection); cannot attach
+};
+
+struct WaitOptions {
+  WaitStrategy strategy = WaitStrategy::spin_then_park;
+  int64_t spin_ns = 50'000;  // spin budget before parking (waking a sleeper costs ~20 us here)
+};
+
+struct ProducerOptions {
+  WaitOptions wait;
+  // A blocking write that finds the ring full while the consumer process is dead returns
+  // Status::consumer_dead (true) or keeps waiting for a new consumer until its timeout (false).
+  bool fail_if_consumer_dead = true;
+};
+
+struct ConsumerOptions {
+  WaitOptions wait;
+  // In an mpsc ring, how long a claimed-but-uncommitted record may block the consumer before it
+  // checks whether the claiming producer's process is alive. A dead owner's record becomes
+  // padding (counted in recovered_claims); a live one is always waited for.
+  int64_t stuck_claim_timeout_ns = 200'000'000;
+};
+
+struct RecordView {
+  uint32_t type;
+  uint32_t size;  // payload bytes
+  const std::byte* data;
+  uint32_t position;  // ring position of the record header
+};
+
+// Zero-copy claim: write `size` bytes at `data`, then commit() or abort() it.
+struct Claim {
+  std::byte* data = nullptr;
+  uint32_t size = 0;
+  uint32_t position = 0;  // position of the record header
+  uint32_t end = 0;       // position after the record (and any wrap padding before it)
+  uint32_t type = 0;
+  explicit operator bool() const noexcept { return data != nullptr; }
+};
+
+struct PollResult {
+  std::size_t count = 0;  // records delivered (padding is not counted)
+  Status status = Status::ok;  // ok, empty, timeout or corrupt
+};
+
+struct PeerInfo {
+  uint32_t pid = 0;
+  bool alive = false;
+  uint64_t last_activity_ns = 0;
+};
+
+struct ProducerStats : PeerInfo {
+  uint64_t messages_written = 0, bytes_written = 0, full_count = 0, sleeps = 0, wakes_sent = 0,
+           aborts = 0;
+  bool claim_active = false;
+  uint32_t claim_position = 0, claim_length = 0;
+};
+
+struct Stats {
+  std::string name;
+  Kind kind = Kind::spsc;
+  uint32_t capacity = 0, max_record_size = 0, max_producers = 0, creator_pid = 0;
+  uint32_t layout_version = 0, header_size = 0;
+  uint64_t total_size = 0, creation_time_ns = 0;
+  uint32_t producer_position = 0, consumer_position = 0, used_bytes = 0;
+  bool consumer_waiting = false;
+  uint32_t producers_waiting = 0;
+  // consumer side
+  PeerInfo consumer;
+  uint64_t messages_read = 0, bytes_read = 0, consumer_sleeps = 0, consumer_wakes_sent = 0;
+  uint64_t recovered_claims = 0, recovered_bytes = 0;
+  // producer side, summed over slots, plus each attached (or dead, unreleased) slot
+  uint64_t messages_written = 0, bytes_written = 0, full_count = 0, producer_sleeps = 0,
+           producer_wakes_sent = 0, aborts = 0;
+  std::vector<ProducerStats> producers;
+};
+
+namespace detail {
+struct Mapping;  // region + validated view; shared by the Ring and its handles
+}
+
+class Producer;
+class Consumer;
+
+// A named ring mapping. Closing it (destruction) unmaps; it never removes the name.
+class Ring {
+ public:
+  static Result<Ring> create(std::string_view name, const CreateOptions& options);
+  static Result<Ring> open(std::string_view name, const OpenOptions& options = {});
+  static Result<void> unlink(std::string_view name);
+  // Checks a ring name: 1..63 characters of [A-Za-z0-9._-], not starting with '.', no "..".
+  static Result<void> validate_name(std::string_view name);
+
+  Result<Producer> attach_producer(const ProducerOptions& options = {});
+  Result<Consumer> attach_consumer(const ConsumerOptions& options = {});
+
+  Stats stats() const;  // lock-free snapshot; never writes the mapping
+  const std::string& name() const noexcept;
+  Kind kind() const noexcept;
+  uint32_t capacity() const noexcept;
+  uint32_t max_payload() const noexcept;  // max_record_size - 8
+
+  Ring(Ring&&) noexcept;
+  Ring& operator=(Ring&&) noexcept;
+  ~Ring();
+
+ private:
+  explicit Ring(std::shared_ptr<detail::Mapping> m);
+  std::shared_ptr<detail::Mapping> mapping_;
+};
+
+// Writes records. Detaches (frees its slot) on destruction.
+class Producer {
+ public:
+  // Reserves space for a `size`-byte record of `type`. ok / full / too_large / claim_pending /
+  // invalid_argument. At most one claim is outstanding per Producer.
+  [[nodiscard]] Status try_claim(uint32_t type, uint32_t size, Claim& out) noexcept;
+  // Publishes a claim. In an mpsc ring, records from different producers become readable in
+  // position order: a slow writer holds back later, already-committed records.
+  void commit(Claim& claim) noexcept;
+  // Withdraws a claim; the space is skipped as padding.
+  void abort(Claim& claim) noexcept;
+  // Copy-in write of one record.
+  [[nodiscard]] Status try_write(uint32_t type, const void* data, uint32_t size) noexcept;
+  // Blocking variants: wait up to timeout_ns (kForever: no deadline) for space.
+  [[nodiscard]] Status claim(uint32_t type, uint32_t size, Claim& out, int64_t timeout_ns) noexcept;
+  [[nodiscard]] Status write(uint32_t type, const void* data, uint32_t size,
+                             int64_t timeout_ns) noexcept;
+
+  void set_wait(const WaitOptions& w) noexcept { options_.wait = w; }
+  uint32_t max_payload() const noexcept;
+  uint32_t slot() const noexcept { return slot_index_; }
+
+  Producer(Producer&&) noexcept;
+  Producer& operator=(Producer&&) noexcept;
+  ~Producer();
+
+ private:
+  friend class Ring;
+  Producer() = default;
+  void detach() noexcept;
+  Status wait_for_space(uint32_t type, uint32_t size, Claim& out, int64_t timeout_ns) noexcept;
+  void after_publish() noexcept;
+
+  std::shared_ptr<detail::Mapping> mapping_;
+  layout::RingHeader* header_ = nullptr;
+  layout::ProducerSlot* slot_ = nullptr;
+  std::byte* area_ = nullptr;
+  uint32_t mask_ = 0, capacity_ = 0, max_record_ = 0;
+  bool mpsc_ = false;
+  bool light_fences_ = false;
+  bool claim_outstanding_ = false;
+  uint32_t pending_position_ = 0, pending_end_ = 0;  // the outstanding claim's record
+  uint32_t slot_index_ = 0;
+  uint32_t position_ = 0;         // spsc: our committed position (we are its only writer)
+  uint32_t cached_consumer_ = 0;  // last consumer position we read; refreshed when short
+  ProducerOptions options_;
+};
+
+// Reads records in order. One consumer per ring at a time; a new one may replace a dead one.
+class Consumer {
+ public:
+  // Delivers up to `max` committed records to `handler(const RecordView&)` and then releases
+  // them all with one store of the consumer position. The view's bytes are valid only inside
+  // the call. The handler must not throw; if it does, the batch is not released and will be
+  // delivered again. Returns count and ok / empty / corrupt.
+  template <class Handler>
+  [[nodiscard]] PollResult poll(Handler&& handler, std::size_t max = 1024) noexcept;
+
+  // Blocking poll: waits up to timeout_ns for at least one record. ok / timeout / corrupt.
+  template <class Handler>
+  [[nodiscard]] PollResult read(Handler&& handler, std::size_t max, int64_t timeout_ns) noexcept;
+
+  // Copy-out of one record into buf. too_large leaves the record in place and reports its size.
+  [[nodiscard]] Status try_read(void* buf, uint32_t capacity, uint32_t& size,
+                                uint32_t& type) noexcept;
+  [[nodiscard]] Status read(void* buf, uint32_t capacity, uint32_t& size, uint32_t& type,
+                            int64_t timeout_ns) noexcept;
+
+  // Waits until a record is readable (ok), or timeout / corrupt, without consuming it.
+  [[nodiscard]] Status wait_readable(int64_t timeout_ns) noexcept;
+
+  void set_wait(const WaitOptions& w) noexcept { options_.wait = w; }
+  // Describes why the handle returned corrupt (names the ring, the position and the value).
+  const std::string& last_error() const noexcept { return last_error_; }
+
+  Consumer(Consumer&&) noexcept;
+  Consumer& operator=(Consumer&&) noexcept;
+  ~Consumer();
+
+ private:
+  friend class Ring;
+  Consumer() = default;
+  void detach() noexcept;
+  static uint64_t deadline_after(int64_t timeout_ns) noexcept;  // UINT64_MAX = none
+  Status wait_readable_until(uint64_t deadline_ns) noexcept;
+  // Next readable record at position_, or nullptr (then status says empty or corrupt).
+  const layout::RecordHeader* next(int32_t& length, Status& status) noexcept;
+  void release(uint32_t from, uint32_t to, uint64_t messages, uint64_t bytes) noexcept;
+  Status stuck_claim(uint32_t position) noexcept;
+  Status corrupt(uint32_t position, int32_t length, const char* why) noexcept;
+
+  std::shared_ptr<detail::Mapping> mapping_;
+  layout::RingHeader* header_ = nullptr;
+  layout::ProducerSlot* producer_slots_ = nullptr;
+  std::byte* area_ = nullptr;
+  uint32_t mask_ = 0, capacity_ = 0, max_record_ = 0, max_producers_ = 0;
+  bool mpsc_ = false;
+  bool light_fences_ = false;
+  bool broken_ = false;
+  uint32_t position_ = 0;         // our consumer position (we are its only writer)
+  uint32_t cached_producer_ = 0;  // spsc: last producer position read
+  uint32_t stuck_position_ = 0;
+  uint64_t stuck_since_ns_ = 0;
+  std::string last_error_;
+  ConsumerOptions options_;
+};
+
+// ---- inline hot paths ----------------------------------------------------------------------
+
+namespace detail {
+// A counter with exactly one writing process: relaxed load + store, no locked instruction.
+// Readers (stat) may see a slightly old value, never a torn one (64-bit lock-free atomics).
+inline void bump(std::atomic<uint64_t>& counter, uint64_t by) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+}  // namespace detail
+
+inline const layout::RecordHeader* Consumer::next(int32_t& length, Status& status) noexcept {
+  if (broken_) {
+    status = Status::corrupt;
+    return nullptr;
+  }
+  if (!mpsc_) {
+    if (position_ == cached_producer_) {
+      // acquire: pairs with the producer's release store in commit(); makes the record bytes
+      // before that position visible to us.
+      cached_producer_ = header_->producer_position.load(std::memory_order_acquire);
+      if (position_ == cached_producer_) {
+        status = Status::empty;
+        return nullptr;
+      }
+    }
+  }
+  const uint32_t index = position_ & mask_;
+  auto* rec = reinterpret_cast<const layout::RecordHeader*>(area_ + index);
+  // acquire: in mpsc, pairs with the producer's release store of the positive length in
+  // commit()/abort() (and the consumer's own recovery); the payload written before it is
+  // visible. In spsc the position load above already ordered it; acquire is free on x86/ARMv8.
+  length = rec->length.load(std::memory_order_acquire);
+  if (length <= 0) {
+    if (!mpsc_) {
+      status = corrupt(position_, length, "non-positive length below the producer position");
+      return nullptr;
+    }
+    status = stuck_claim(position_);
+    return nullptr;
+  }
+  // Validate before trusting: the other side may be buggy or hostile.
+  const uint32_t occupied = layout::align_record(static_cast<uint32_t>(length));
+  if (static_cast<uint32_t>(length) < layout::kRecordHeaderSize || occupied > capacity_ - index) {
+    status = corrupt(position_, length, "length outside the record area");
+    return nullptr;
+  }
+  if (!mpsc_ && occupied > cached_producer_ - position_) {
+    status = corrupt(position_, length, "record extends past the producer position");
+    return nullptr;
+  }
+  if (static_cast<uint32_t>(length) > max_record_ &&
+      rec->type.load(std::memory_order_relaxed) != layout::kPaddingType) {
+    status = corrupt(position_, length, "length above max_record_size");
+    return nullptr;
+  }
+  status = Status::ok;
+  return rec;
+}
+
+template <class Handler>
+PollResult Consumer::poll(Handler&& handler, std::size_t max) noexcept {
+  PollResult result;
+  const uint32_t start = position_;
+  uint64_t bytes = 0;
+  Status status = Status::ok;
+  // A batch never spans more than one lap: in mpsc, the bytes a lap behind us are still the
+  // records of this batch (zeroed only at release), and their headers must not be re-read.
+  while (result.count < max && position_ - start < capacity_) {
+    int32_t length = 0;
+    const layout::RecordHeader* rec = next(length, status);
+    if (rec == nullptr) {
+      if (status == Status::ok) continue;  // a dead producer's claim was just turned into padding
+      break;
+    }
+    const uint32_t type = rec->type.load(std::memory_order_relaxed);
+    if (type != layout::kPaddingType) {
+      const uint32_t size = static_cast<uint32_t>(length) - layout::kRecordHeaderSize;
+      handler(RecordView{type, size, reinterpret_cast<const std::byte*>(rec + 1), position_});
+      ++result.count;
+      bytes += size;
+    }
+    position_ += layout::align_record(static_cast<uint32_t>(length));
+  }
+  if (position_ != start) release(start, position_, result.count, bytes);
+  result.status = result.count > 0 ? Status::ok : status;
+  if (status == Status::corrupt) result.status = Status::corrupt;
+  return result;
+}
+
+template <class Handler>
+PollResult Consumer::read(Handler&& handler, std::size_t max, int64_t timeout_ns) noexcept {
+  const uint64_t deadline = deadline_after(timeout_ns);
+  for (;;) {
+    PollResult r = poll(handler, max);
+    if (r.count > 0 || r.status == Status::corrupt) return r;
+    const Status s = wait_readable_until(deadline);
+    if (s != Status::ok) return PollResult{0, s};
+  }
+}
+
+}  // namespace shmring
