@@ -56,35 +56,58 @@ struct Mapping {
 
 const char* to_string(Status s) noexcept {
   switch (s) {
-    case Status::ok: return "ok";
-    case Status::full: return "full";
-    case Status::empty: return "empty";
-    case Status::timeout: return "timeout";
-    case Status::too_large: return "too_large";
-    case Status::corrupt: return "corrupt";
-    case Status::consumer_dead: return "consumer_dead";
-    case Status::claim_pending: return "claim_pending";
-    case Status::invalid_argument: return "invalid_argument";
+    case Status::ok:
+      return "ok";
+    case Status::full:
+      return "full";
+    case Status::empty:
+      return "empty";
+    case Status::timeout:
+      return "timeout";
+    case Status::too_large:
+      return "too_large";
+    case Status::corrupt:
+      return "corrupt";
+    case Status::consumer_dead:
+      return "consumer_dead";
+    case Status::claim_pending:
+      return "claim_pending";
+    case Status::invalid_argument:
+      return "invalid_argument";
   }
   return "unknown";
 }
 
 const char* to_string(ErrorCode c) noexcept {
   switch (c) {
-    case ErrorCode::ok: return "ok";
-    case ErrorCode::invalid_argument: return "invalid_argument";
-    case ErrorCode::invalid_name: return "invalid_name";
-    case ErrorCode::already_exists: return "already_exists";
-    case ErrorCode::not_found: return "not_found";
-    case ErrorCode::permission_denied: return "permission_denied";
-    case ErrorCode::not_ready: return "not_ready";
-    case ErrorCode::not_a_ring: return "not_a_ring";
-    case ErrorCode::version_mismatch: return "version_mismatch";
-    case ErrorCode::truncated: return "truncated";
-    case ErrorCode::corrupt: return "corrupt";
-    case ErrorCode::busy: return "busy";
-    case ErrorCode::kind_mismatch: return "kind_mismatch";
-    case ErrorCode::os_error: return "os_error";
+    case ErrorCode::ok:
+      return "ok";
+    case ErrorCode::invalid_argument:
+      return "invalid_argument";
+    case ErrorCode::invalid_name:
+      return "invalid_name";
+    case ErrorCode::already_exists:
+      return "already_exists";
+    case ErrorCode::not_found:
+      return "not_found";
+    case ErrorCode::permission_denied:
+      return "permission_denied";
+    case ErrorCode::not_ready:
+      return "not_ready";
+    case ErrorCode::not_a_ring:
+      return "not_a_ring";
+    case ErrorCode::version_mismatch:
+      return "version_mismatch";
+    case ErrorCode::truncated:
+      return "truncated";
+    case ErrorCode::corrupt:
+      return "corrupt";
+    case ErrorCode::busy:
+      return "busy";
+    case ErrorCode::kind_mismatch:
+      return "kind_mismatch";
+    case ErrorCode::os_error:
+      return "os_error";
   }
   return "unknown";
 }
@@ -92,8 +115,8 @@ const char* to_string(ErrorCode c) noexcept {
 namespace {
 
 constexpr uint64_t kNoDeadline = std::numeric_limits<uint64_t>::max();
-constexpr int64_t kUnfencedSliceNs = 1'000'000;       // park slice when heavy_fence failed
-constexpr int64_t kLivenessSliceNs = 100'000'000;     // re-check peer liveness this often
+constexpr int64_t kUnfencedSliceNs = 1'000'000;    // park slice when heavy_fence failed
+constexpr int64_t kLivenessSliceNs = 100'000'000;  // re-check peer liveness this often
 constexpr int kYieldRounds = 16;
 
 std::string ring_msg(std::string_view name, const std::string& what) {
@@ -136,7 +159,8 @@ void write_padding(std::byte* area, uint32_t index, uint32_t bytes) {
 
 Result<void> Ring::validate_name(std::string_view name) {
   auto bad = [&](const std::string& why) {
-    return make_error(ErrorCode::invalid_name, "invalid ring name '" + std::string(name) + "': " + why);
+    return make_error(ErrorCode::invalid_name,
+                      "invalid ring name '" + std::string(name) + "': " + why);
   };
   if (name.empty()) return bad("empty");
   if (name.size() > layout::kNameMax)
@@ -146,8 +170,8 @@ Result<void> Ring::validate_name(std::string_view name) {
   if (name.find("..") != std::string_view::npos) return bad("contains '..'");
   if (name.front() == '.') return bad("starts with '.'");
   for (char ch : name) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                    ch == '_' || ch == '-' || ch == '.';
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
     if (!ok) return bad("only letters, digits, '_', '-' and '.' are allowed");
   }
   return {};
@@ -158,9 +182,15 @@ Ring::Ring(Ring&&) noexcept = default;
 Ring& Ring::operator=(Ring&&) noexcept = default;
 Ring::~Ring() = default;
 
-const std::string& Ring::name() const noexcept { return mapping_->name; }
-Kind Ring::kind() const noexcept { return static_cast<Kind>(mapping_->header->kind); }
-uint32_t Ring::capacity() const noexcept { return mapping_->header->capacity; }
+const std::string& Ring::name() const noexcept {
+  return mapping_->name;
+}
+Kind Ring::kind() const noexcept {
+  return static_cast<Kind>(mapping_->header->kind);
+}
+uint32_t Ring::capacity() const noexcept {
+  return mapping_->header->capacity;
+}
 uint32_t Ring::max_payload() const noexcept {
   return mapping_->header->max_record_size - layout::kRecordHeaderSize;
 }
@@ -189,8 +219,8 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
     return make_error(ErrorCode::invalid_argument,
                       ring_msg(name, "capacity " + std::to_string(cap) +
                                          " must be a power of two in [256, 2^30]"));
-  const uint32_t mrs = o.max_record_size == 0 ? std::max(cap / 8, layout::kMinRecordSize)
-                                              : o.max_record_size;
+  const uint32_t mrs =
+      o.max_record_size == 0 ? std::max(cap / 8, layout::kMinRecordSize) : o.max_record_size;
   if (mrs < layout::kMinRecordSize || mrs > cap / 2 || mrs % layout::kRecordAlign != 0)
     return make_error(ErrorCode::invalid_argument,
                       ring_msg(name, "max_record_size " + std::to_string(mrs) +
@@ -367,10 +397,11 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   }
   if (slot == nullptr) {
     if (!mpsc)
-      return make_error(ErrorCode::busy, ring_msg(m.name, "spsc ring already has a live producer (pid " +
-                                                              std::to_string(holder) + ")"));
+      return make_error(ErrorCode::busy,
+                        ring_msg(m.name, "spsc ring already has a live producer (pid " +
+                                             std::to_string(holder) + ")"));
     return make_error(ErrorCode::busy, ring_msg(m.name, "all " + std::to_string(h->max_producers) +
-                                                           " producer slots are in use"));
+                                                            " producer slots are in use"));
   }
   slot->claim_active.store(0, std::memory_order_relaxed);
   slot->last_activity_ns.store(platform::monotonic_ns(), std::memory_order_relaxed);
@@ -400,9 +431,9 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
   RingHeader* h = m.header;
   uint32_t holder = 0;
   if (!take_slot(h->consumer.pid, platform::current_pid(), holder))
-    return make_error(ErrorCode::busy, ring_msg(m.name, "a live consumer (pid " +
-                                                           std::to_string(holder) +
-                                                           ") is already attached"));
+    return make_error(ErrorCode::busy,
+                      ring_msg(m.name, "a live consumer (pid " + std::to_string(holder) +
+                                           ") is already attached"));
   Consumer c;
   c.mapping_ = mapping_;
   c.header_ = h;
@@ -446,7 +477,9 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
 
 // ---- Producer ------------------------------------------------------------------------------
 
-Producer::Producer(Producer&& o) noexcept { *this = std::move(o); }
+Producer::Producer(Producer&& o) noexcept {
+  *this = std::move(o);
+}
 Producer& Producer::operator=(Producer&& o) noexcept {
   if (this != &o) {
     detach();
@@ -471,7 +504,9 @@ Producer& Producer::operator=(Producer&& o) noexcept {
   }
   return *this;
 }
-Producer::~Producer() { detach(); }
+Producer::~Producer() {
+  detach();
+}
 
 void Producer::detach() noexcept {
   if (slot_ == nullptr) return;
@@ -487,7 +522,9 @@ void Producer::detach() noexcept {
   header_ = nullptr;
 }
 
-uint32_t Producer::max_payload() const noexcept { return max_record_ - layout::kRecordHeaderSize; }
+uint32_t Producer::max_payload() const noexcept {
+  return max_record_ - layout::kRecordHeaderSize;
+}
 
 Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
   if (claim_outstanding_) return Status::claim_pending;
@@ -519,7 +556,8 @@ Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
     // relaxed: nothing is visible to the consumer until commit() stores the position (release).
     rec->type.store(type, std::memory_order_relaxed);
     rec->length.store(static_cast<int32_t>(length), std::memory_order_relaxed);
-    out = Claim{area_ + at + layout::kRecordHeaderSize, size, p + (need - occupied), p + need, type};
+    out =
+        Claim{area_ + at + layout::kRecordHeaderSize, size, p + (need - occupied), p + need, type};
     pending_position_ = out.position;
     pending_end_ = out.end;
     claim_outstanding_ = true;
@@ -644,7 +682,8 @@ Status Producer::claim(uint32_t type, uint32_t size, Claim& out, int64_t timeout
   return wait_for_space(type, size, out, timeout_ns);
 }
 
-Status Producer::write(uint32_t type, const void* data, uint32_t size, int64_t timeout_ns) noexcept {
+Status Producer::write(uint32_t type, const void* data, uint32_t size,
+                       int64_t timeout_ns) noexcept {
   Claim c;
   const Status s = claim(type, size, c, timeout_ns);
   if (s != Status::ok) return s;
@@ -656,7 +695,8 @@ Status Producer::write(uint32_t type, const void* data, uint32_t size, int64_t t
 Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
                                 int64_t timeout_ns) noexcept {
   const uint64_t start = platform::monotonic_ns();
-  const uint64_t deadline = timeout_ns < 0 ? kNoDeadline : start + static_cast<uint64_t>(timeout_ns);
+  const uint64_t deadline =
+      timeout_ns < 0 ? kNoDeadline : start + static_cast<uint64_t>(timeout_ns);
   slot_->last_activity_ns.store(start, std::memory_order_relaxed);
   const WaitOptions& w = options_.wait;
   if (w.strategy != WaitStrategy::park) {
@@ -667,7 +707,8 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
       if ((i & 63) == 0) {
         const uint64_t now = platform::monotonic_ns();
         if (now >= deadline) return Status::timeout;
-        if (w.strategy == WaitStrategy::spin_then_park && now - start >= static_cast<uint64_t>(w.spin_ns))
+        if (w.strategy == WaitStrategy::spin_then_park &&
+            now - start >= static_cast<uint64_t>(w.spin_ns))
           break;
       }
     }
@@ -707,7 +748,9 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
 
 // ---- Consumer ------------------------------------------------------------------------------
 
-Consumer::Consumer(Consumer&& o) noexcept { *this = std::move(o); }
+Consumer::Consumer(Consumer&& o) noexcept {
+  *this = std::move(o);
+}
 Consumer& Consumer::operator=(Consumer&& o) noexcept {
   if (this != &o) {
     detach();
@@ -732,7 +775,9 @@ Consumer& Consumer::operator=(Consumer&& o) noexcept {
   }
   return *this;
 }
-Consumer::~Consumer() { detach(); }
+Consumer::~Consumer() {
+  detach();
+}
 
 void Consumer::detach() noexcept {
   if (header_ == nullptr) return;
@@ -741,14 +786,16 @@ void Consumer::detach() noexcept {
 }
 
 uint64_t Consumer::deadline_after(int64_t timeout_ns) noexcept {
-  return timeout_ns < 0 ? kNoDeadline : platform::monotonic_ns() + static_cast<uint64_t>(timeout_ns);
+  return timeout_ns < 0 ? kNoDeadline
+                        : platform::monotonic_ns() + static_cast<uint64_t>(timeout_ns);
 }
 
 Status Consumer::corrupt(uint32_t position, int32_t length, const char* why) noexcept {
   broken_ = true;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "record at position %" PRIu32 " (index %" PRIu32
-                ") has length %" PRId32 ": %s", position, position & mask_, length, why);
+  std::snprintf(buf, sizeof buf,
+                "record at position %" PRIu32 " (index %" PRIu32 ") has length %" PRId32 ": %s",
+                position, position & mask_, length, why);
   last_error_ = ring_msg(mapping_->name, buf);  // cold path: allocation is fine here
   return Status::corrupt;
 }
@@ -908,7 +955,8 @@ Status Consumer::wait_readable_until(uint64_t deadline) noexcept {
       if ((i & 63) == 0) {
         const uint64_t now = platform::monotonic_ns();
         if (now >= deadline) return Status::timeout;
-        if (w.strategy == WaitStrategy::spin_then_park && now - start >= static_cast<uint64_t>(w.spin_ns))
+        if (w.strategy == WaitStrategy::spin_then_park &&
+            now - start >= static_cast<uint64_t>(w.spin_ns))
           break;
       }
     }
@@ -933,7 +981,8 @@ Status Consumer::wait_readable_until(uint64_t deadline) noexcept {
     int64_t cap = fenced ? kLivenessSliceNs : kUnfencedSliceNs;
     // A claim in flight that might belong to a dead producer: wake up to re-check it.
     if (mpsc_ && header_->producer_position.load(std::memory_order_relaxed) != position_)
-      cap = std::min<int64_t>(cap, std::max<int64_t>(options_.stuck_claim_timeout_ns / 4, 1'000'000));
+      cap =
+          std::min<int64_t>(cap, std::max<int64_t>(options_.stuck_claim_timeout_ns / 4, 1'000'000));
     detail::bump(header_->consumer.sleeps, 1);
     mapping_->data_notifier.wait(seq, slice(remaining_ns(deadline, now), cap));
     header_->consumer_waiting.store(0, std::memory_order_relaxed);

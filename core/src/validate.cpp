@@ -17,7 +17,9 @@ Error fail(ErrorCode code, std::string_view name, const char* fmt, Args... args)
   return make_error(code, "ring '" + std::string(name) + "': " + buf);
 }
 
-bool power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool power_of_two(uint32_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace
 
@@ -29,13 +31,15 @@ Result<void> validate_header(std::string_view name, const std::byte* base, std::
   // acquire: pairs with the creator's release store of magic in Ring::create; every field
   // written before it is visible once we read the final value.
   const uint64_t magic = h->magic.load(std::memory_order_acquire);
-  if (magic == 0) return fail(ErrorCode::not_ready, name, "header not yet published by its creator");
+  if (magic == 0)
+    return fail(ErrorCode::not_ready, name, "header not yet published by its creator");
   if (magic != layout::kMagic)
-    return fail(ErrorCode::not_a_ring, name, "not a shmring mapping (magic 0x%016" PRIx64
-                ", expected 0x%016" PRIx64 ")", magic, layout::kMagic);
+    return fail(ErrorCode::not_a_ring, name,
+                "not a shmring mapping (magic 0x%016" PRIx64 ", expected 0x%016" PRIx64 ")", magic,
+                layout::kMagic);
   if (size < sizeof(RingHeader))
-    return fail(ErrorCode::truncated, name, "mapping is %zu bytes, smaller than the %zu-byte header",
-                size, sizeof(RingHeader));
+    return fail(ErrorCode::truncated, name,
+                "mapping is %zu bytes, smaller than the %zu-byte header", size, sizeof(RingHeader));
   if (h->layout_version != layout::kLayoutVersion)
     return fail(ErrorCode::version_mismatch, name,
                 "layout version %u, this build understands version %u", h->layout_version,
@@ -100,8 +104,8 @@ Result<void> validate_records(std::string_view name, const std::byte* base) {
     }
     if (length < 0) {
       if (!mpsc)
-        return fail(ErrorCode::corrupt, name, "record at position %u has negative length %d",
-                    pos, length);
+        return fail(ErrorCode::corrupt, name, "record at position %u has negative length %d", pos,
+                    length);
       if (length == INT32_MIN)
         return fail(ErrorCode::corrupt, name, "record at position %u has length %d", pos, length);
       length = -length;

@@ -54,13 +54,18 @@ std::string boost_name(std::string_view ring_name) {
 
 ErrorCode classify(int err) {
   switch (err) {
-    case EEXIST: return ErrorCode::already_exists;
-    case ENOENT: return ErrorCode::not_found;
+    case EEXIST:
+      return ErrorCode::already_exists;
+    case ENOENT:
+      return ErrorCode::not_found;
     case EACCES:
-    case EPERM: return ErrorCode::permission_denied;
+    case EPERM:
+      return ErrorCode::permission_denied;
     case ENAMETOOLONG:
-    case EINVAL: return ErrorCode::invalid_name;
-    default: return ErrorCode::os_error;
+    case EINVAL:
+      return ErrorCode::invalid_name;
+    default:
+      return ErrorCode::os_error;
   }
 }
 
@@ -150,9 +155,12 @@ WaitOutcome Notifier::wait(uint32_t expected, int64_t timeout_ns) noexcept {
                             tsp, nullptr, 0);
   if (rc == 0) return WaitOutcome::woken;
   switch (errno) {
-    case EAGAIN: return WaitOutcome::value_changed;
-    case ETIMEDOUT: return WaitOutcome::timed_out;
-    default: return WaitOutcome::interrupted;
+    case EAGAIN:
+      return WaitOutcome::value_changed;
+    case ETIMEDOUT:
+      return WaitOutcome::timed_out;
+    default:
+      return WaitOutcome::interrupted;
   }
 }
 
@@ -163,7 +171,9 @@ void Notifier::wake_all() noexcept {
 
 // ---- processes, time, fences ---------------------------------------------------------------
 
-uint32_t current_pid() noexcept { return static_cast<uint32_t>(::getpid()); }
+uint32_t current_pid() noexcept {
+  return static_cast<uint32_t>(::getpid());
+}
 
 bool process_alive(uint32_t pid) noexcept {
   if (pid == 0 || pid > static_cast<uint32_t>(INT_MAX)) return false;
@@ -183,7 +193,9 @@ uint64_t wall_clock_ns() noexcept {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void yield_thread() noexcept { ::sched_yield(); }
+void yield_thread() noexcept {
+  ::sched_yield();
+}
 
 void sleep_ns(int64_t ns) noexcept {
   struct timespec ts {};

@@ -41,7 +41,9 @@ inline constexpr uint32_t kDefaultProducers = 16;
 inline constexpr std::size_t kNameMax = 63;  // characters; the header stores it NUL-terminated
 inline constexpr std::size_t kHeaderAlign = 4096;
 
-constexpr uint32_t align_record(uint32_t n) { return (n + kRecordAlign - 1) & ~(kRecordAlign - 1); }
+constexpr uint32_t align_record(uint32_t n) {
+  return (n + kRecordAlign - 1) & ~(kRecordAlign - 1);
+}
 
 // Record header. `length` counts header + payload exactly (so a 0-byte message has length 8);
 // the record occupies align_record(length) bytes and the next record starts right after.
@@ -66,9 +68,11 @@ struct RecordHeader {
   std::atomic<uint32_t> type;
 };
 static_assert(sizeof(RecordHeader) == kRecordHeaderSize);
-static_assert(std::atomic<int32_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free);
-static_assert(std::atomic<uint64_t>::is_always_lock_free,
-              "counters assume lock-free 64-bit atomics; a 32-bit-only target needs split counters");
+static_assert(std::atomic<int32_t>::is_always_lock_free &&
+              std::atomic<uint32_t>::is_always_lock_free);
+static_assert(
+    std::atomic<uint64_t>::is_always_lock_free,
+    "counters assume lock-free 64-bit atomics; a 32-bit-only target needs split counters");
 
 // Per-consumer telemetry and recovery state. Written only by the attached consumer (single
 // writer: counters are bumped with a relaxed load + store, no read-modify-write).
@@ -76,9 +80,9 @@ struct ConsumerSlot {
   std::atomic<uint32_t> pid;             // 0 = none attached; CAS'd on attach
   std::atomic<uint32_t> release_target;  // position being released (see Consumer::release)
   std::atomic<uint64_t> messages_read;
-  std::atomic<uint64_t> bytes_read;      // payload bytes
-  std::atomic<uint64_t> sleeps;          // times the consumer parked in the kernel
-  std::atomic<uint64_t> wakes_sent;      // kernel wake calls it made for waiting producers
+  std::atomic<uint64_t> bytes_read;        // payload bytes
+  std::atomic<uint64_t> sleeps;            // times the consumer parked in the kernel
+  std::atomic<uint64_t> wakes_sent;        // kernel wake calls it made for waiting producers
   std::atomic<uint64_t> recovered_claims;  // dead producers' claims turned into padding
   std::atomic<uint64_t> recovered_bytes;
   std::atomic<uint64_t> last_activity_ns;  // monotonic; attach and every blocking wait

@@ -17,16 +17,16 @@
 namespace shmring {
 
 // Hot-path outcome. Values are part of the C ABI (bindings/c/shmring.h mirrors them).
-enum class [[nodiscard]] Status : int {
-  ok = 0,
-  full = 1,             // not enough free space right now (try_* only)
-  empty = 2,            // nothing committed to read right now (try_* only)
-  timeout = 3,          // a blocking call reached its deadline
-  too_large = 4,        // record larger than the ring's max_record_size, or copy-out buffer too small
-  corrupt = 5,          // the ring holds an impossible record or position; the handle stops
-  consumer_dead = 6,    // a blocking producer found the ring full and the consumer process gone
-  claim_pending = 7,    // this producer already holds an uncommitted claim
-  invalid_argument = 8  // e.g. a reserved type id
+enum class [[nodiscard]] Status : int{
+    ok = 0,
+    full = 1,       // not enough free space right now (try_* only)
+    empty = 2,      // nothing committed to read right now (try_* only)
+    timeout = 3,    // a blocking call reached its deadline
+    too_large = 4,  // record larger than the ring's max_record_size, or copy-out buffer too small
+    corrupt = 5,    // the ring holds an impossible record or position; the handle stops
+    consumer_dead = 6,    // a blocking producer found the ring full and the consumer process gone
+    claim_pending = 7,    // this producer already holds an uncommitted claim
+    invalid_argument = 8  // e.g. a reserved type id
 };
 
 const char* to_string(Status s) noexcept;
@@ -53,8 +53,8 @@ const char* to_string(ErrorCode c) noexcept;
 
 struct Error {
   ErrorCode code = ErrorCode::ok;
-  int os_error = 0;      // errno (Linux) or GetLastError() (Windows); 0 when not from the OS
-  std::string message;   // names the ring and what was wrong
+  int os_error = 0;     // errno (Linux) or GetLastError() (Windows); 0 when not from the OS
+  std::string message;  // names the ring and what was wrong
 };
 
 // Minimal expected<T, Error>. Cold path only: constructing an Error allocates its message.

@@ -30,16 +30,16 @@ namespace shmring {
 inline constexpr int64_t kForever = -1;  // timeout_ns meaning "no deadline"
 
 enum class WaitStrategy : uint32_t {
-  busy_spin = 0,        // spin until the deadline; lowest latency, burns a core
-  spin_then_park = 1,   // spin ~spin_ns, yield a little, then sleep in the kernel (default)
-  park = 2              // sleep in the kernel at once
+  busy_spin = 0,       // spin until the deadline; lowest latency, burns a core
+  spin_then_park = 1,  // spin ~spin_ns, yield a little, then sleep in the kernel (default)
+  park = 2             // sleep in the kernel at once
 };
 
 struct CreateOptions {
   Kind kind = Kind::spsc;
-  uint32_t capacity = 1u << 20;   // bytes; power of two in [256, 2^30]
-  uint32_t max_record_size = 0;   // bytes incl. 8-byte header; 0 = capacity / 8; <= capacity / 2
-  uint32_t mode = 0600;           // permission bits of the OS object; owner-only by default
+  uint32_t capacity = 1u << 20;  // bytes; power of two in [256, 2^30]
+  uint32_t max_record_size = 0;  // bytes incl. 8-byte header; 0 = capacity / 8; <= capacity / 2
+  uint32_t mode = 0600;          // permission bits of the OS object; owner-only by default
   uint32_t max_producers = layout::kDefaultProducers;  // mpsc producer slots (spsc: 1)
   uint32_t initial_position = 0;  // testing aid: start positions near 2^32 to cross the wrap
 };
@@ -87,7 +87,7 @@ struct Claim {
 };
 
 struct PollResult {
-  std::size_t count = 0;  // records delivered (padding is not counted)
+  std::size_t count = 0;       // records delivered (padding is not counted)
   Status status = Status::ok;  // ok, empty, timeout or corrupt
 };
 
