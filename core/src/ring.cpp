@@ -30,6 +30,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
+#include <mutex>
+#include <set>
 
 #include "shmring/platform.hpp"
 #include "shmring/validate.hpp"
@@ -123,9 +125,46 @@ std::string ring_msg(std::string_view name, const std::string& what) {
   return "ring '" + std::string(name) + "': " + what;
 }
 
+// Registered once per process. Keyed by pid because a fork()ed child is a new process for
+// membarrier and must register itself.
 bool light_fences_enabled() {
-  static const bool enabled = platform::enable_light_fences();
+  static std::mutex mutex;
+  static uint32_t registered_pid = 0;
+  static bool enabled = false;
+  const std::lock_guard<std::mutex> lock(mutex);  // attach only: cold path
+  const uint32_t me = platform::current_pid();
+  if (registered_pid != me) {
+    enabled = platform::enable_light_fences();
+    registered_pid = me;
+  }
   return enabled;
+}
+
+// Slots this process holds, by "ring name / slot". A slot word that holds our own pid is ours
+// only if it is in this set; otherwise it was left by an earlier process that had our pid.
+std::mutex& held_slots_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::set<std::string>& held_slots() {
+  static std::set<std::string> s;
+  return s;
+}
+std::string slot_key(const std::string& ring, int slot) {
+  return ring + "/" + (slot < 0 ? std::string("consumer") : std::to_string(slot));
+}
+void forget_slot(const std::string& key) {
+  const std::lock_guard<std::mutex> lock(held_slots_mutex());
+  held_slots().erase(key);
+}
+
+// Gives a slot back: only if it still holds our pid (a fork()ed child that inherited the
+// handle must not clear its parent's registration).
+void release_slot(std::atomic<uint32_t>& pid_word, const std::string& key) {
+  uint32_t me = platform::current_pid();
+  // release: our last counters and claim state are visible to whoever takes the slot next.
+  if (pid_word.compare_exchange_strong(me, 0, std::memory_order_release, std::memory_order_relaxed))
+    forget_slot(key);
 }
 
 // The producer/consumer side of the Dekker pair described at the top of the file.
@@ -355,7 +394,14 @@ Stats Ring::stats() const {
 //  * word is 0 or dead and unchanged: our CAS installs our pid; the slot is ours.
 //  * another attacher changed it first: CAS fails and reloads; if the new owner is alive we
 //    give up, otherwise we try again on the new (dead) value.
-static bool take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& previous) {
+//  * word is our own pid: ours already if this process holds it (busy), else a stale one.
+static bool take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& previous,
+                      const std::string& key) {
+  const std::lock_guard<std::mutex> lock(held_slots_mutex());
+  if (held_slots().count(key) != 0 && pid_word.load(std::memory_order_acquire) == me) {
+    previous = me;
+    return false;
+  }
   uint32_t seen = pid_word.load(std::memory_order_acquire);
   for (;;) {
     if (seen != 0 && seen != me && platform::process_alive(seen)) {
@@ -366,6 +412,7 @@ static bool take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& pr
     if (pid_word.compare_exchange_strong(seen, me, std::memory_order_acq_rel,
                                          std::memory_order_acquire)) {
       previous = seen;
+      held_slots().insert(key);
       return true;
     }
   }
@@ -389,7 +436,7 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
       const uint32_t pid = s.pid.load(std::memory_order_acquire);
       if (pass == 0 && pid != 0) continue;
       if (pass == 1 && (pid == 0 || s.claim_active.load(std::memory_order_acquire) != 0)) continue;
-      if (take_slot(s.pid, me, holder)) {
+      if (take_slot(s.pid, me, holder, slot_key(m.name, static_cast<int>(i)))) {
         slot = &s;
         index = i;
       }
@@ -430,7 +477,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     return make_error(ErrorCode::invalid_argument, ring_msg(m.name, "opened read-only"));
   RingHeader* h = m.header;
   uint32_t holder = 0;
-  if (!take_slot(h->consumer.pid, platform::current_pid(), holder))
+  if (!take_slot(h->consumer.pid, platform::current_pid(), holder, slot_key(m.name, -1)))
     return make_error(ErrorCode::busy,
                       ring_msg(m.name, "a live consumer (pid " + std::to_string(holder) +
                                            ") is already attached"));
@@ -455,7 +502,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     const uint32_t p = h->producer_position.load(std::memory_order_acquire);
     if (target != c.position_) {
       if (target % layout::kRecordAlign != 0 || target - c.position_ > p - c.position_) {
-        h->consumer.pid.store(0, std::memory_order_release);
+        release_slot(h->consumer.pid, slot_key(m.name, -1));
         c.header_ = nullptr;
         return make_error(ErrorCode::corrupt,
                           ring_msg(m.name, "release target " + std::to_string(target) +
@@ -466,7 +513,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     }
   }
   if (auto v = validate_records(m.name, m.region.data()); !v) {
-    h->consumer.pid.store(0, std::memory_order_release);
+    release_slot(h->consumer.pid, slot_key(m.name, -1));
     c.header_ = nullptr;
     return v.error();
   }
@@ -495,6 +542,7 @@ Producer& Producer::operator=(Producer&& o) noexcept {
     claim_outstanding_ = o.claim_outstanding_;
     pending_position_ = o.pending_position_;
     pending_end_ = o.pending_end_;
+    pending_size_ = o.pending_size_;
     slot_index_ = o.slot_index_;
     position_ = o.position_;
     cached_consumer_ = o.cached_consumer_;
@@ -513,11 +561,9 @@ void Producer::detach() noexcept {
   if (claim_outstanding_) {
     Claim c;  // abandon it as padding (mpsc) or simply never publish it (spsc)
     c.position = pending_position_;
-    c.end = pending_end_;
     abort(c);
   }
-  // release: our last counters and claim state are visible to whoever takes the slot next.
-  slot_->pid.store(0, std::memory_order_release);
+  release_slot(slot_->pid, slot_key(mapping_->name, static_cast<int>(slot_index_)));
   slot_ = nullptr;
   header_ = nullptr;
 }
@@ -527,6 +573,10 @@ uint32_t Producer::max_payload() const noexcept {
 }
 
 Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
+  return claim_once(type, size, out, true);
+}
+
+Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count_full) noexcept {
   if (claim_outstanding_) return Status::claim_pending;
   if (type >= layout::kReservedTypeBase) return Status::invalid_argument;
   if (size > max_record_ - layout::kRecordHeaderSize) return Status::too_large;
@@ -543,7 +593,7 @@ Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
       // (and, in mpsc, zeroing) the bytes below that position, so we may overwrite them.
       cached_consumer_ = header_->consumer_position.load(std::memory_order_acquire);
       if (need > capacity_ - (p - cached_consumer_)) {
-        detail::bump(slot_->full_count, 1);
+        if (count_full) detail::bump(slot_->full_count, 1);
         return Status::full;
       }
     }
@@ -560,6 +610,7 @@ Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
         Claim{area_ + at + layout::kRecordHeaderSize, size, p + (need - occupied), p + need, type};
     pending_position_ = out.position;
     pending_end_ = out.end;
+    pending_size_ = size;
     claim_outstanding_ = true;
     return Status::ok;
   }
@@ -585,7 +636,7 @@ Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
       continue;
     }
     if (need > capacity_ - used) {
-      detail::bump(slot_->full_count, 1);
+      if (count_full) detail::bump(slot_->full_count, 1);
       return Status::full;
     }
     // Claim intent, read by the consumer only if we die before committing (stuck_claim()).
@@ -618,41 +669,43 @@ Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
   out = Claim{area_ + at + layout::kRecordHeaderSize, size, p + (need - occupied), p + need, type};
   pending_position_ = out.position;
   pending_end_ = out.end;
+  pending_size_ = size;
   claim_outstanding_ = true;
   return Status::ok;
 }
 
+// commit() and abort() act on the claim this handle holds; the caller's Claim only has to be
+// that claim (matched by position). Its other fields are never trusted.
 void Producer::commit(Claim& claim) noexcept {
-  if (!claim_outstanding_ || !claim) return;
+  if (!claim_outstanding_ || claim.position != pending_position_) return;
   claim_outstanding_ = false;
+  claim.data = nullptr;
   if (!mpsc_) {
-    position_ = claim.end;
+    position_ = pending_end_;
     // release: publishes the record bytes; pairs with the consumer's acquire load in next().
-    header_->producer_position.store(claim.end, std::memory_order_release);
+    header_->producer_position.store(pending_end_, std::memory_order_release);
   } else {
-    auto* rec = reinterpret_cast<RecordHeader*>(area_ + (claim.position & mask_));
+    auto* rec = reinterpret_cast<RecordHeader*>(area_ + (pending_position_ & mask_));
     // release: the commit flag; pairs with the consumer's acquire load of length in next().
-    rec->length.store(static_cast<int32_t>(claim.size + layout::kRecordHeaderSize),
+    rec->length.store(static_cast<int32_t>(pending_size_ + layout::kRecordHeaderSize),
                       std::memory_order_release);
     slot_->claim_active.store(0, std::memory_order_relaxed);
   }
   detail::bump(slot_->messages_written, 1);
-  detail::bump(slot_->bytes_written, claim.size);
-  claim.data = nullptr;
+  detail::bump(slot_->bytes_written, pending_size_);
   after_publish();
 }
 
 void Producer::abort(Claim& claim) noexcept {
-  if (!claim_outstanding_) return;
+  if (!claim_outstanding_ || claim.position != pending_position_) return;
   claim_outstanding_ = false;
-  detail::bump(slot_->aborts, 1);
   claim.data = nullptr;
+  detail::bump(slot_->aborts, 1);
   if (!mpsc_) return;  // never published: the next claim reuses the space
-  // mpsc: the space is already reserved in the shared position; turn it into padding.
-  const uint32_t index = claim.position & mask_;
-  const uint32_t bytes = claim.end - claim.position;
-  write_padding(area_, index, std::min(bytes, capacity_ - index));
-  if (bytes > capacity_ - index) write_padding(area_, 0, bytes - (capacity_ - index));
+  // mpsc: the space is already reserved in the shared position; turn the record into padding
+  // (any wrap padding before it was committed at claim time).
+  const uint32_t index = pending_position_ & mask_;
+  write_padding(area_, index, pending_end_ - pending_position_);
   slot_->claim_active.store(0, std::memory_order_relaxed);
   after_publish();
 }
@@ -702,7 +755,7 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
   if (w.strategy != WaitStrategy::park) {
     for (uint32_t i = 1;; ++i) {
       platform::cpu_relax();
-      const Status s = try_claim(type, size, out);
+      const Status s = claim_once(type, size, out, false);
       if (s != Status::full) return s;
       if ((i & 63) == 0) {
         const uint64_t now = platform::monotonic_ns();
@@ -714,7 +767,7 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
     }
     for (int i = 0; i < kYieldRounds; ++i) {
       platform::yield_thread();
-      const Status s = try_claim(type, size, out);
+      const Status s = claim_once(type, size, out, false);
       if (s != Status::full) return s;
     }
   }
@@ -724,7 +777,7 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
     // relaxed RMW: ordered before the re-check by the heavy fence that follows.
     header_->producers_waiting.fetch_add(1, std::memory_order_relaxed);
     const bool fenced = platform::heavy_fence();
-    const Status s = try_claim(type, size, out);
+    const Status s = claim_once(type, size, out, false);
     const uint64_t now = platform::monotonic_ns();
     Status verdict = Status::full;
     if (s != Status::full) {
@@ -781,7 +834,7 @@ Consumer::~Consumer() {
 
 void Consumer::detach() noexcept {
   if (header_ == nullptr) return;
-  header_->consumer.pid.store(0, std::memory_order_release);
+  release_slot(header_->consumer.pid, slot_key(mapping_->name, -1));
   header_ = nullptr;
 }
 

@@ -163,8 +163,9 @@ class Producer {
   // Reserves space for a `size`-byte record of `type`. ok / full / too_large / claim_pending /
   // invalid_argument. At most one claim is outstanding per Producer.
   [[nodiscard]] Status try_claim(uint32_t type, uint32_t size, Claim& out) noexcept;
-  // Publishes a claim. In an mpsc ring, records from different producers become readable in
-  // position order: a slow writer holds back later, already-committed records.
+  // Publishes the outstanding claim (`claim` must be it; anything else is ignored). In an mpsc
+  // ring, records from different producers become readable in position order: a slow writer holds
+  // back later, already-committed records.
   void commit(Claim& claim) noexcept;
   // Withdraws a claim; the space is skipped as padding.
   void abort(Claim& claim) noexcept;
@@ -187,6 +188,7 @@ class Producer {
   friend class Ring;
   Producer() = default;
   void detach() noexcept;
+  Status claim_once(uint32_t type, uint32_t size, Claim& out, bool count_full) noexcept;
   Status wait_for_space(uint32_t type, uint32_t size, Claim& out, int64_t timeout_ns) noexcept;
   void after_publish() noexcept;
 
@@ -198,7 +200,7 @@ class Producer {
   bool mpsc_ = false;
   bool light_fences_ = false;
   bool claim_outstanding_ = false;
-  uint32_t pending_position_ = 0, pending_end_ = 0;  // the outstanding claim's record
+  uint32_t pending_position_ = 0, pending_end_ = 0, pending_size_ = 0;  // outstanding claim
   uint32_t slot_index_ = 0;
   uint32_t position_ = 0;         // spsc: our committed position (we are its only writer)
   uint32_t cached_consumer_ = 0;  // last consumer position we read; refreshed when short
@@ -215,7 +217,8 @@ class Consumer {
   template <class Handler>
   [[nodiscard]] PollResult poll(Handler&& handler, std::size_t max = 1024) noexcept;
 
-  // Blocking poll: waits up to timeout_ns for at least one record. ok / timeout / corrupt.
+  // Blocking poll: waits up to timeout_ns for at least one record. ok / timeout / corrupt
+  // (invalid_argument for max == 0).
   template <class Handler>
   [[nodiscard]] PollResult read(Handler&& handler, std::size_t max, int64_t timeout_ns) noexcept;
 
@@ -355,6 +358,7 @@ PollResult Consumer::poll(Handler&& handler, std::size_t max) noexcept {
 
 template <class Handler>
 PollResult Consumer::read(Handler&& handler, std::size_t max, int64_t timeout_ns) noexcept {
+  if (max == 0) return PollResult{0, Status::invalid_argument};
   const uint64_t deadline = deadline_after(timeout_ns);
   for (;;) {
     PollResult r = poll(handler, max);
