@@ -12,18 +12,26 @@
 //         load it (acquire) before reusing the bytes.
 //
 // Waking (the argument that no wake-up is lost)
-//   Consumer, before sleeping:  W consumer_waiting=1 ; heavy fence ; R record  ; futex_wait(seq)
-//   Producer, after commit:     W record (commit)    ; light fence ; R consumer_waiting ; wake
+//   Consumer, before sleeping:  R seq=data_signal ; W consumer_waiting=1 ; heavy fence ;
+//                               R record ; futex_wait(data_signal, seq)
+//   Producer, after commit:     W record (commit) ; light fence ; R consumer_waiting ;
+//                               if 1: exchange(consumer_waiting, 0) == 1 ? data_signal++, wake
 //   The two fences make this a Dekker pair: at least one side sees the other's write. Either the
 //   consumer sees the record and does not sleep, or the producer sees the flag and wakes. The
 //   consumer reads data_signal (seq) *before* its re-check and the producer increments it
 //   *before* the futex wake, so a wake that lands between the re-check and futex_wait makes the
 //   kernel's `*word == seq` test fail and futex_wait returns at once.
+//   The waker *claims* the announcement (exchange to 0), so one sleep costs one wake system call
+//   however many commits land while the sleeper is being scheduled. A waker whose exchange finds
+//   0 relies on whoever cleared it: another waker, which increments and wakes after its own
+//   exchange, hence after our sleeper read seq; or the sleeper itself, which is then awake.
 //   The light fence is a compiler barrier when this process registered for membarrier (the
 //   sleeper's heavy fence then runs a full barrier on our CPU); otherwise a seq_cst fence. If the
 //   heavy fence cannot be issued, the sleeper parks in 1 ms slices instead of trusting it.
-//   The same protocol, with producers_waiting (a count) and space_signal, covers producers that
-//   wait for space while the consumer releases; the consumer wakes all of them.
+//   The same protocol, with producers_waiting (a flag any waiting producer sets) and
+//   space_signal, covers producers that wait for space while the consumer releases; the
+//   consumer claims the flag and wakes all of them. A producer never clears the flag itself
+//   (another producer may still be waiting); at worst that costs the consumer one extra wake.
 #include "shmring/ring.hpp"
 
 #include <algorithm>
@@ -351,7 +359,7 @@ Stats Ring::stats() const {
   s.producer_position = h->producer_position.load(std::memory_order_relaxed);
   s.used_bytes = std::min(s.producer_position - s.consumer_position, s.capacity);
   s.consumer_waiting = h->consumer_waiting.load(std::memory_order_relaxed) != 0;
-  s.producers_waiting = h->producers_waiting.load(std::memory_order_relaxed);
+  s.producers_waiting = h->producers_waiting.load(std::memory_order_relaxed) != 0;
   const auto& c = h->consumer;
   s.consumer.pid = c.pid.load(std::memory_order_relaxed);
   s.consumer.alive = platform::process_alive(s.consumer.pid);
@@ -712,7 +720,10 @@ void Producer::abort(Claim& claim) noexcept {
 
 void Producer::after_publish() noexcept {
   light_fence(light_fences_);  // see "Waking" at the top of this file
-  if (header_->consumer_waiting.load(std::memory_order_relaxed) != 0) {
+  // The plain load keeps the streaming case to a read of a line that stays shared in our cache;
+  // the exchange (a locked RMW) runs only when a sleeper has announced itself.
+  if (header_->consumer_waiting.load(std::memory_order_relaxed) != 0 &&
+      header_->consumer_waiting.exchange(0, std::memory_order_relaxed) != 0) {
     // release on the signal word: the futex value test happens after the increment.
     header_->data_signal.fetch_add(1, std::memory_order_release);
     mapping_->data_notifier.wake_all();
@@ -774,8 +785,8 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
   for (;;) {
     // Announce, then re-check (see "Waking"). seq is read before the re-check.
     const uint32_t seq = header_->space_signal.load(std::memory_order_acquire);
-    // relaxed RMW: ordered before the re-check by the heavy fence that follows.
-    header_->producers_waiting.fetch_add(1, std::memory_order_relaxed);
+    // relaxed: ordered before the re-check by the heavy fence that follows.
+    header_->producers_waiting.store(1, std::memory_order_relaxed);
     const bool fenced = platform::heavy_fence();
     const Status s = claim_once(type, size, out, false);
     const uint64_t now = platform::monotonic_ns();
@@ -794,7 +805,6 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
       mapping_->space_notifier.wait(
           seq, slice(remaining_ns(deadline, now), fenced ? kLivenessSliceNs : kUnfencedSliceNs));
     }
-    header_->producers_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (verdict != Status::full) return verdict;
   }
 }
@@ -873,7 +883,8 @@ void Consumer::release(uint32_t from, uint32_t to, uint64_t messages, uint64_t b
     detail::bump(slot.bytes_read, bytes);
   }
   light_fence(light_fences_);  // see "Waking": pairs with a waiting producer's heavy fence
-  if (header_->producers_waiting.load(std::memory_order_relaxed) != 0) {
+  if (header_->producers_waiting.load(std::memory_order_relaxed) != 0 &&
+      header_->producers_waiting.exchange(0, std::memory_order_relaxed) != 0) {
     header_->space_signal.fetch_add(1, std::memory_order_release);
     mapping_->space_notifier.wake_all();
     detail::bump(slot.wakes_sent, 1);

@@ -132,10 +132,12 @@ struct RingHeader {
   alignas(kLine) std::atomic<uint32_t> producer_position;
   // Line 2: written by the consumer once per batch; read by producers to compute free space.
   alignas(kLine) std::atomic<uint32_t> consumer_position;
-  // Line 3: consumer-waits-for-data handshake (futex word / named event).
+  // Line 3: consumer-waits-for-data handshake. consumer_waiting: 1 = the consumer announced it
+  // may sleep; a producer claims it (exchange to 0) and wakes. data_signal: the futex word.
   alignas(kLine) std::atomic<uint32_t> consumer_waiting;
   std::atomic<uint32_t> data_signal;
-  // Line 4: producers-wait-for-space handshake.
+  // Line 4: producers-wait-for-space handshake; producers_waiting is a flag (not a count) that
+  // any waiting producer sets and the consumer claims before waking them all.
   alignas(kLine) std::atomic<uint32_t> producers_waiting;
   std::atomic<uint32_t> space_signal;
   // Line 5.

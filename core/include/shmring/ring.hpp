@@ -112,7 +112,7 @@ struct Stats {
   uint64_t total_size = 0, creation_time_ns = 0;
   uint32_t producer_position = 0, consumer_position = 0, used_bytes = 0;
   bool consumer_waiting = false;
-  uint32_t producers_waiting = 0;
+  bool producers_waiting = false;
   // consumer side
   PeerInfo consumer;
   uint64_t messages_read = 0, bytes_read = 0, consumer_sleeps = 0, consumer_wakes_sent = 0;
