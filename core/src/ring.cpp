@@ -158,8 +158,12 @@ std::set<std::string>& held_slots() {
   static std::set<std::string> s;
   return s;
 }
-std::string slot_key(const std::string& ring, int slot) {
-  return ring + "/" + (slot < 0 ? std::string("consumer") : std::to_string(slot));
+// Keyed by ring instance, not just name: a ring unlinked and re-created under the same name is
+// a different ring, and a handle of the old one must not release the new one's slot.
+std::string slot_key(const detail::Mapping& m, int slot) {
+  const RingHeader* h = m.header;
+  return m.name + "@" + std::to_string(h->creation_time_ns) + ":" + std::to_string(h->creator_pid) +
+         "/" + (slot < 0 ? std::string("consumer") : std::to_string(slot));
 }
 void forget_slot(const std::string& key) {
   const std::lock_guard<std::mutex> lock(held_slots_mutex());
@@ -398,6 +402,26 @@ Stats Ring::stats() const {
   return s;
 }
 
+// A dead producer's claim intent is stale, and is cleared, when the claim does not overlap the
+// unread window [consumer, producer): either it was consumed already (the producer died after
+// committing, before clearing the intent) or it was never made (it died before its CAS).
+// Intents that overlap the window are left for the consumer's recovery (Consumer::stuck_claim);
+// note a claim with wrap padding may start behind the consumer and still cover it.
+static void clear_stale_intents(RingHeader* h, ProducerSlot* slots, uint32_t consumer,
+                                uint32_t producer) {
+  for (uint32_t i = 0; i < h->max_producers; ++i) {
+    ProducerSlot& s = slots[i];
+    if (s.claim_active.load(std::memory_order_acquire) == layout::kClaimNone) continue;
+    const uint32_t start = s.claim_position.load(std::memory_order_relaxed);
+    const uint32_t length = s.claim_length.load(std::memory_order_relaxed);
+    const bool starts_inside = start - consumer < producer - consumer;
+    const bool covers_consumer = consumer - start < length;
+    if ((starts_inside || covers_consumer) && producer != consumer) continue;
+    if (platform::process_alive(s.pid.load(std::memory_order_relaxed))) continue;
+    s.claim_active.store(layout::kClaimNone, std::memory_order_release);
+  }
+}
+
 // Takes a slot whose pid word is 0 or names a dead process. CAS loop cases:
 //  * word is 0 or dead and unchanged: our CAS installs our pid; the slot is ours.
 //  * another attacher changed it first: CAS fails and reloads; if the new owner is alive we
@@ -437,14 +461,16 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   uint32_t holder = 0;
   const bool mpsc = h->kind == static_cast<uint32_t>(Kind::mpsc);
   // First free slots, then slots of dead producers that hold no claim (a dead producer's
-  // claim must stay visible until the consumer has recovered it).
+  // claim must stay visible until the consumer has recovered it; stale intents are cleared).
+  clear_stale_intents(h, m.slots, h->consumer_position.load(std::memory_order_acquire),
+                      h->producer_position.load(std::memory_order_acquire));
   for (int pass = 0; pass < 2 && slot == nullptr; ++pass) {
     for (uint32_t i = 0; i < h->max_producers && slot == nullptr; ++i) {
       ProducerSlot& s = m.slots[i];
       const uint32_t pid = s.pid.load(std::memory_order_acquire);
       if (pass == 0 && pid != 0) continue;
       if (pass == 1 && (pid == 0 || s.claim_active.load(std::memory_order_acquire) != 0)) continue;
-      if (take_slot(s.pid, me, holder, slot_key(m.name, static_cast<int>(i)))) {
+      if (take_slot(s.pid, me, holder, slot_key(m, static_cast<int>(i)))) {
         slot = &s;
         index = i;
       }
@@ -485,7 +511,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     return make_error(ErrorCode::invalid_argument, ring_msg(m.name, "opened read-only"));
   RingHeader* h = m.header;
   uint32_t holder = 0;
-  if (!take_slot(h->consumer.pid, platform::current_pid(), holder, slot_key(m.name, -1)))
+  if (!take_slot(h->consumer.pid, platform::current_pid(), holder, slot_key(m, -1)))
     return make_error(ErrorCode::busy,
                       ring_msg(m.name, "a live consumer (pid " + std::to_string(holder) +
                                            ") is already attached"));
@@ -510,7 +536,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     const uint32_t p = h->producer_position.load(std::memory_order_acquire);
     if (target != c.position_) {
       if (target % layout::kRecordAlign != 0 || target - c.position_ > p - c.position_) {
-        release_slot(h->consumer.pid, slot_key(m.name, -1));
+        release_slot(h->consumer.pid, slot_key(m, -1));
         c.header_ = nullptr;
         return make_error(ErrorCode::corrupt,
                           ring_msg(m.name, "release target " + std::to_string(target) +
@@ -521,7 +547,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     }
   }
   if (auto v = validate_records(m.name, m.region.data()); !v) {
-    release_slot(h->consumer.pid, slot_key(m.name, -1));
+    release_slot(h->consumer.pid, slot_key(m, -1));
     c.header_ = nullptr;
     return v.error();
   }
@@ -571,7 +597,7 @@ void Producer::detach() noexcept {
     c.position = pending_position_;
     abort(c);
   }
-  release_slot(slot_->pid, slot_key(mapping_->name, static_cast<int>(slot_index_)));
+  release_slot(slot_->pid, slot_key(*mapping_, static_cast<int>(slot_index_)));
   slot_ = nullptr;
   header_ = nullptr;
 }
@@ -650,7 +676,7 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
     // Claim intent, read by the consumer only if we die before committing (stuck_claim()).
     slot_->claim_position.store(p, std::memory_order_relaxed);
     slot_->claim_length.store(need, std::memory_order_relaxed);
-    slot_->claim_active.store(1, std::memory_order_relaxed);
+    slot_->claim_active.store(layout::kClaimIntent, std::memory_order_relaxed);
     // release on success: the intent above is visible to a consumer that acquires a producer
     // position at or past p + need (later CASes by others continue the release sequence).
     // relaxed on failure: we only need the fresh value of p.
@@ -658,6 +684,8 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
                                                          std::memory_order_relaxed))
       break;
   }
+  // relaxed: only a recovering consumer reads it, after acquiring producer_position.
+  slot_->claim_active.store(layout::kClaimHeld, std::memory_order_relaxed);
   // Post-check: if we were descheduled for a whole 2^32-byte lap between reading c and the CAS,
   // the space may not be free after all. Then hold the claim, unwritten, until the consumer has
   // released those bytes (it stops at our zero header and cannot overtake us).
@@ -844,7 +872,7 @@ Consumer::~Consumer() {
 
 void Consumer::detach() noexcept {
   if (header_ == nullptr) return;
-  release_slot(header_->consumer.pid, slot_key(mapping_->name, -1));
+  release_slot(header_->consumer.pid, slot_key(*mapping_, -1));
   header_ = nullptr;
 }
 
@@ -907,14 +935,23 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
   }
   if (now - stuck_since_ns_ < static_cast<uint64_t>(options_.stuck_claim_timeout_ns))
     return Status::empty;
-  // Candidates: slots whose active claim covers `position`. A producer that lost a CAS race may
-  // still show an intent covering it; if any such producer is alive it will either commit or
-  // move its intent, so we wait. Only when all of them are dead do we recover.
+  clear_stale_intents(header_, producer_slots_, position_, p);
+  // Candidates: slots whose intent or held claim covers `position`. Case analysis:
+  //  * any candidate alive: it will commit, or (a CAS loser) move its intent; wait.
+  //  * a dead held claim: it is the real one (two held claims cannot overlap).
+  //  * only dead intents: the owner died between its CAS and marking the claim held, and the
+  //    others are stale intents of producers that died before their CAS. A single intent is the
+  //    owner; among several, the owner's end must meet the producer position, a written header
+  //    or another claim's start. If that still leaves a choice, keep waiting (and say so in
+  //    last_error) rather than guess.
   uint32_t end = 0;
   ProducerSlot* owner = nullptr;
+  ProducerSlot* intents[layout::kMaxProducers];
+  uint32_t intent_count = 0;
   for (uint32_t i = 0; i < max_producers_; ++i) {
     ProducerSlot& s = producer_slots_[i];
-    if (s.claim_active.load(std::memory_order_acquire) == 0) continue;
+    const uint32_t state = s.claim_active.load(std::memory_order_acquire);
+    if (state == layout::kClaimNone) continue;
     const uint32_t start = s.claim_position.load(std::memory_order_relaxed);
     const uint32_t length = s.claim_length.load(std::memory_order_relaxed);
     if (position - start >= length) continue;
@@ -922,15 +959,54 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
       stuck_since_ns_ = now;
       return Status::empty;
     }
-    if (owner != nullptr && start + length != end)
-      return corrupt(position, 0, "two dead producers claim it with different lengths");
-    owner = &s;
-    end = start + length;
+    if (state == layout::kClaimHeld) {
+      if (owner != nullptr && start + length != end)
+        return corrupt(position, 0, "two held claims overlap it");
+      owner = &s;
+      end = start + length;
+    } else {
+      intents[intent_count++] = &s;
+    }
+  }
+  if (owner == nullptr && intent_count == 1) {
+    owner = intents[0];
+    end = owner->claim_position.load(std::memory_order_relaxed) +
+          owner->claim_length.load(std::memory_order_relaxed);
+  } else if (owner == nullptr && intent_count > 1) {
+    for (uint32_t k = 0; k < intent_count; ++k) {
+      const uint32_t e = intents[k]->claim_position.load(std::memory_order_relaxed) +
+                         intents[k]->claim_length.load(std::memory_order_relaxed);
+      if (e - position > p - position) continue;
+      bool consistent = e == p;
+      if (!consistent) {
+        const auto* next_header = reinterpret_cast<const RecordHeader*>(area_ + (e & mask_));
+        consistent = next_header->length.load(std::memory_order_acquire) != 0;
+      }
+      for (uint32_t i = 0; !consistent && i < max_producers_; ++i)
+        consistent = producer_slots_[i].claim_active.load(std::memory_order_acquire) != 0 &&
+                     producer_slots_[i].claim_position.load(std::memory_order_relaxed) == e;
+      if (!consistent) continue;
+      if (owner != nullptr && e != end) {
+        owner = nullptr;  // still ambiguous
+        break;
+      }
+      owner = intents[k];
+      end = e;
+    }
+    if (owner == nullptr) {
+      last_error_ = ring_msg(mapping_->name, "stuck at position " + std::to_string(position) +
+                                                 ": dead producers left ambiguous claims");
+      stuck_since_ns_ = now;
+      return Status::empty;
+    }
   }
   if (owner == nullptr) {
     stuck_since_ns_ = now;  // in flight, intent not visible yet, or no owner: keep waiting
     return Status::empty;
   }
+  for (uint32_t k = 0; k < intent_count; ++k)  // the losers' intents are stale now
+    if (intents[k] != owner)
+      intents[k]->claim_active.store(layout::kClaimNone, std::memory_order_release);
   const uint32_t bytes = end - position;
   if (bytes == 0 || bytes % layout::kRecordAlign != 0 || bytes > p - position)
     return corrupt(position, 0, "a dead producer's claim has an impossible length");
@@ -938,7 +1014,7 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
   const uint32_t first = std::min(bytes, capacity_ - index);
   write_padding(area_, index, first);
   if (bytes > first) write_padding(area_, 0, bytes - first);
-  owner->claim_active.store(0, std::memory_order_release);
+  owner->claim_active.store(layout::kClaimNone, std::memory_order_release);
   detail::bump(header_->consumer.recovered_claims, 1);
   detail::bump(header_->consumer.recovered_bytes, bytes);
   stuck_since_ns_ = 0;

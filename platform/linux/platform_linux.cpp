@@ -5,6 +5,7 @@
 //    processes that map the same object at different addresses.
 //  * liveness: kill(pid, 0).
 //  * fences: membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED).
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sched.h>
@@ -17,6 +18,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "shmring/platform.hpp"
@@ -177,8 +179,22 @@ uint32_t current_pid() noexcept {
 
 bool process_alive(uint32_t pid) noexcept {
   if (pid == 0 || pid > static_cast<uint32_t>(INT_MAX)) return false;
-  if (::kill(static_cast<pid_t>(pid), 0) == 0) return true;
-  return errno != ESRCH;  // EPERM: exists, owned by someone else
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;  // EPERM: exists
+  // A zombie (exited, not yet reaped) still answers kill(); it will never act again, so it is
+  // dead for us. /proc/<pid>/stat is "pid (comm) S ...": the state follows the last ')'.
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno != ENOENT;  // no /proc, or raced with the reaper
+  char buf[512];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return true;
+  buf[n] = '\0';
+  const char* paren = std::strrchr(buf, ')');
+  if (paren == nullptr || paren[1] != ' ') return true;
+  const char state = paren[2];
+  return state != 'Z' && state != 'X';
 }
 
 uint64_t monotonic_ns() noexcept {

@@ -94,9 +94,16 @@ static_assert(sizeof(ConsumerSlot) == kLine);
 // Per-producer telemetry and the claim-intent record the consumer uses to recover the claim of a
 // producer that died between claim and commit. Written only by its owner, except claim_active,
 // which the consumer clears once it has recovered a dead owner's claim.
+// claim_active states. A producer publishes its intent before its CAS on producer_position and
+// marks it held right after the CAS succeeds. An intent left by a producer that died before or
+// during a failed CAS is stale; a held claim is certainly real.
+inline constexpr uint32_t kClaimNone = 0;
+inline constexpr uint32_t kClaimIntent = 1;
+inline constexpr uint32_t kClaimHeld = 2;
+
 struct ProducerSlot {
   std::atomic<uint32_t> pid;             // 0 = free
-  std::atomic<uint32_t> claim_active;    // 1 while a claim at claim_position may be outstanding
+  std::atomic<uint32_t> claim_active;    // kClaimNone / kClaimIntent / kClaimHeld
   std::atomic<uint32_t> claim_position;  // start of the space this producer is claiming
   std::atomic<uint32_t> claim_length;    // bytes claimed (includes padding at the wrap)
   std::atomic<uint64_t> messages_written;
