@@ -34,3 +34,21 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- benchmarks: `make bench` (QUICK=1 for a 1-2 minute run; BENCH_ARGS for bench/run.py) ----
+# Bench-only packages, installed by this target alone: the iceoryx peer and its RouDi daemon,
+# gnuplot for the plots, strace / perf for counting system calls.
+BENCH_DEBS := iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox strace linux-perf
+BENCH_BUILD ?= build-bench
+
+.PHONY: bench
+bench:
+	@missing=""; for p in $(DEBS) $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMRING_BUILD_BENCH=ON -DSHMRING_BUILD_TESTS=OFF
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target shmring-bench shmring_micro
+	python3 bench/run.py --build $(BENCH_BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)

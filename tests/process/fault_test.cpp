@@ -854,8 +854,7 @@ TEST_CASE("fault: producer killed between claim intent and CAS, then a real clai
 // committed record, so it never clears it, and attach_producer() never reuses a dead slot with
 // an active claim: the slot was lost until the ring was re-created. Core now clears dead intents
 // that no longer overlap the unread window.
-TEST_CASE("fault: producer killed between commit and clearing its claim intent",
-          "[fault]") {
+TEST_CASE("fault: producer killed between commit and clearing its claim intent", "[fault]") {
   const uint64_t seed = test_seed();
   INFO("seed " << seed);
   RingName name;
