@@ -246,17 +246,18 @@ uint32_t Ring::max_payload() const noexcept {
   return mapping_->header->max_record_size - layout::kRecordHeaderSize;
 }
 
-static Result<std::shared_ptr<detail::Mapping>> bind(std::string_view name,
-                                                     platform::Region region) {
+static Result<std::shared_ptr<detail::Mapping>> bind(std::string_view name, platform::Region region,
+                                                     const platform::RegionOptions& ro,
+                                                     bool create) {
   auto m = std::make_shared<detail::Mapping>();
   m->name = std::string(name);
   m->region = std::move(region);
   m->header = reinterpret_cast<RingHeader*>(m->region.data());
   m->slots = reinterpret_cast<ProducerSlot*>(m->region.data() + sizeof(RingHeader));
   m->area = m->region.data() + m->header->header_size;
-  auto data = platform::Notifier::open(name, "data", &m->header->data_signal);
+  auto data = platform::Notifier::open(name, "data", &m->header->data_signal, ro, create);
   if (!data) return data.error();
-  auto space = platform::Notifier::open(name, "space", &m->header->space_signal);
+  auto space = platform::Notifier::open(name, "space", &m->header->space_signal, ro, create);
   if (!space) return space.error();
   m->data_notifier = std::move(data.value());
   m->space_notifier = std::move(space.value());
@@ -290,7 +291,11 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
 
   const uint32_t header_size = layout::header_size_for(producers);
   const uint64_t total = uint64_t{header_size} + cap;
-  auto region = platform::create_region(name, total, o.mode);
+  platform::RegionOptions ro;
+  ro.mode = o.mode;
+  ro.global = o.global_namespace;
+  ro.sddl = o.security_descriptor;
+  auto region = platform::create_region(name, total, ro);
   if (!region) return region.error();
   // The object is fresh and zero-filled; nobody trusts it before magic is published.
   auto* h = reinterpret_cast<RingHeader*>(region->data());
@@ -312,7 +317,7 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
   h->consumer.release_target.store(o.initial_position, std::memory_order_relaxed);
   // release: publishes every field above; pairs with the acquire load in validate_header().
   h->magic.store(layout::kMagic, std::memory_order_release);
-  auto m = bind(name, std::move(region.value()));
+  auto m = bind(name, std::move(region.value()), ro, true);
   if (!m) return m.error();
   return Ring(std::move(m.value()));
 }
@@ -320,12 +325,14 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
 Result<Ring> Ring::open(std::string_view name, const OpenOptions& o) {
   if (auto v = validate_name(name); !v) return v.error();
   const uint64_t start = platform::monotonic_ns();
+  platform::RegionOptions ro;
+  ro.global = o.global_namespace;
   for (;;) {
-    auto region = platform::open_region(name, !o.read_only);
+    auto region = platform::open_region(name, !o.read_only, ro);
     if (!region) return region.error();
     auto valid = validate_header(name, region->data(), region->size());
     if (valid) {
-      auto m = bind(name, std::move(region.value()));
+      auto m = bind(name, std::move(region.value()), ro, false);
       if (!m) return m.error();
       return Ring(std::move(m.value()));
     }
@@ -340,9 +347,11 @@ Result<Ring> Ring::open(std::string_view name, const OpenOptions& o) {
   }
 }
 
-Result<void> Ring::unlink(std::string_view name) {
+Result<void> Ring::unlink(std::string_view name, bool global_namespace) {
   if (auto v = validate_name(name); !v) return v.error();
-  return platform::unlink_region(name);
+  platform::RegionOptions ro;
+  ro.global = global_namespace;
+  return platform::unlink_region(name, ro);
 }
 
 Stats Ring::stats() const {

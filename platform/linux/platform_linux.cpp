@@ -83,7 +83,13 @@ std::string object_name(std::string_view ring_name) {
   return "/dev/shm/" + boost_name(ring_name);
 }
 
-Result<Region> create_region(std::string_view ring_name, std::size_t size, uint32_t mode) {
+Result<Region> create_region(std::string_view ring_name, std::size_t size,
+                             const RegionOptions& options) {
+  if (!options.sddl.empty())
+    return make_error(ErrorCode::invalid_argument,
+                      "ring '" + std::string(ring_name) +
+                          "': a security descriptor (SDDL) is Windows-only; use a mode");
+  const uint32_t mode = options.mode;
   const std::string name = boost_name(ring_name);
   try {
     // create_only -> shm_open(O_CREAT | O_EXCL); Boost then fchmods to `mode` so the umask
@@ -103,7 +109,7 @@ Result<Region> create_region(std::string_view ring_name, std::size_t size, uint3
   }
 }
 
-Result<Region> open_region(std::string_view ring_name, bool writable) {
+Result<Region> open_region(std::string_view ring_name, bool writable, const RegionOptions&) {
   const std::string name = boost_name(ring_name);
   try {
     bip::shared_memory_object shm(bip::open_only, name.c_str(),
@@ -118,7 +124,7 @@ Result<Region> open_region(std::string_view ring_name, bool writable) {
   }
 }
 
-Result<void> unlink_region(std::string_view ring_name) {
+Result<void> unlink_region(std::string_view ring_name, const RegionOptions&) {
   const std::string name = boost_name(ring_name);
   if (::shm_unlink(("/" + name).c_str()) != 0) return os_failure(ring_name, "removing", errno);
   return {};
@@ -137,7 +143,8 @@ Notifier& Notifier::operator=(Notifier&& o) noexcept {
 }
 Notifier::~Notifier() = default;
 
-Result<Notifier> Notifier::open(std::string_view, std::string_view, std::atomic<uint32_t>* word) {
+Result<Notifier> Notifier::open(std::string_view, std::string_view, std::atomic<uint32_t>* word,
+                                const RegionOptions&, bool) {
   static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
   Notifier n;
   n.word_ = word;

@@ -765,7 +765,7 @@ int run_intent_victim(ChildIo& io, const std::string& name, IntentKill where, ui
   if (!ring) return io.fail("open: %s", ring.error().message.c_str());
   auto producer = ring->attach_producer();
   if (!producer) return io.fail("attach: %s", producer.error().message.c_str());
-  auto raw = platform::open_region(name, true);
+  auto raw = platform::open_region(name, true, platform::RegionOptions{});
   if (!raw) return io.fail("raw map: %s", raw.error().message.c_str());
   auto* slot = reinterpret_cast<layout::ProducerSlot*>(raw->data() + sizeof(layout::RingHeader)) +
                producer->slot();

@@ -42,11 +42,16 @@ struct CreateOptions {
   uint32_t mode = 0600;          // permission bits of the OS object; owner-only by default
   uint32_t max_producers = layout::kDefaultProducers;  // mpsc producer slots (spsc: 1)
   uint32_t initial_position = 0;  // testing aid: start positions near 2^32 to cross the wrap
+  // Windows only (ignored / refused elsewhere): create in Global\ instead of Local\, and an
+  // explicit SDDL instead of the current-user-only DACL.
+  bool global_namespace = false;
+  std::string security_descriptor;
 };
 
 struct OpenOptions {
   int64_t ready_timeout_ns = 1'000'000'000;  // how long to wait for a creator to publish
   bool read_only = false;                    // map read-only (inspection); cannot attach
+  bool global_namespace = false;             // Windows: look in Global\ instead of Local\ .
 };
 
 struct WaitOptions {
@@ -135,7 +140,7 @@ class Ring {
  public:
   static Result<Ring> create(std::string_view name, const CreateOptions& options);
   static Result<Ring> open(std::string_view name, const OpenOptions& options = {});
-  static Result<void> unlink(std::string_view name);
+  static Result<void> unlink(std::string_view name, bool global_namespace = false);
   // Checks a ring name: 1..63 characters of [A-Za-z0-9._-], not starting with '.', no "..".
   static Result<void> validate_name(std::string_view name);
 

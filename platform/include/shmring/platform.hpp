@@ -40,20 +40,30 @@ class Region {
   std::unique_ptr<Impl> impl_;
 };
 
+// How a ring's OS objects are named and protected. Linux uses `mode` only; Windows maps
+// `global` to the Global\ namespace (Local\ otherwise) and builds the DACL from `sddl`, or
+// grants the current user's SID alone when it is empty (never a NULL DACL).
+struct RegionOptions {
+  uint32_t mode = 0600;
+  bool global = false;
+  std::string sddl;
+};
+
 // The OS object name for a (validated) ring name, e.g. "/dev/shm/shmring.orders" on Linux.
 std::string object_name(std::string_view ring_name);
 
 // Creates a new object exclusively (fails with already_exists if the name is taken), sized
 // `size` bytes, zero-filled, with the given permission bits (POSIX mode; the Windows layer maps
 // 0600 to a current-user-only DACL). Errors name the ring.
-Result<Region> create_region(std::string_view ring_name, std::size_t size, uint32_t mode);
+Result<Region> create_region(std::string_view ring_name, std::size_t size,
+                             const RegionOptions& options);
 
 // Opens an existing object and maps all of it (its current size, which may be 0 while a
 // creator is still sizing it). `writable` false maps read-only.
-Result<Region> open_region(std::string_view ring_name, bool writable);
+Result<Region> open_region(std::string_view ring_name, bool writable, const RegionOptions& options);
 
 // Removes the name. Existing mappings stay valid until unmapped.
-Result<void> unlink_region(std::string_view ring_name);
+Result<void> unlink_region(std::string_view ring_name, const RegionOptions& options);
 
 // ---- waiting on a 32-bit word in shared memory ---------------------------------------------
 
@@ -72,8 +82,10 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
+  // `create` is true for the ring's creator (Windows creates the named kernel object then).
   static Result<Notifier> open(std::string_view ring_name, std::string_view purpose,
-                               std::atomic<uint32_t>* word);
+                               std::atomic<uint32_t>* word, const RegionOptions& options,
+                               bool create);
   WaitOutcome wait(uint32_t expected, int64_t timeout_ns) noexcept;
   void wake_all() noexcept;
 
