@@ -143,10 +143,12 @@ struct RingHeader {
   // may sleep; a producer claims it (exchange to 0) and wakes. data_signal: the futex word.
   alignas(kLine) std::atomic<uint32_t> consumer_waiting;
   std::atomic<uint32_t> data_signal;
+  std::atomic<uint32_t> data_sleepers;  // for the platform's Notifier (see platform/README.md)
   // Line 4: producers-wait-for-space handshake; producers_waiting is a flag (not a count) that
   // any waiting producer sets and the consumer claims before waking them all.
   alignas(kLine) std::atomic<uint32_t> producers_waiting;
   std::atomic<uint32_t> space_signal;
+  std::atomic<uint32_t> space_sleepers;  // for the platform's Notifier
   // Line 5.
   alignas(kLine) ConsumerSlot consumer;
   // ProducerSlot[max_producers] follows at offset sizeof(RingHeader).
@@ -171,6 +173,8 @@ static_assert(offsetof(RingHeader, consumer_waiting) == 3 * kLine);
 static_assert(offsetof(RingHeader, data_signal) == 3 * kLine + 4);
 static_assert(offsetof(RingHeader, producers_waiting) == 4 * kLine);
 static_assert(offsetof(RingHeader, space_signal) == 4 * kLine + 4);
+static_assert(offsetof(RingHeader, data_sleepers) == offsetof(RingHeader, data_signal) + 4);
+static_assert(offsetof(RingHeader, space_sleepers) == offsetof(RingHeader, space_signal) + 4);
 static_assert(offsetof(RingHeader, consumer) == 5 * kLine);
 static_assert(sizeof(RingHeader) == 6 * kLine);
 
