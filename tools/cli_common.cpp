@@ -156,8 +156,9 @@ uint32_t parse_mode(std::string_view text, std::string_view what) {
 Kind parse_kind(std::string_view text, std::string_view what) {
   if (text == "spsc") return Kind::spsc;
   if (text == "mpsc") return Kind::mpsc;
+  if (text == "broadcast") return Kind::broadcast;
   usage_error("bad value '" + std::string(text) + "' for " + std::string(what) +
-              ": expected spsc or mpsc");
+              ": expected spsc, mpsc or broadcast");
 }
 
 int64_t parse_timeout_ms(std::string_view text, std::string_view what) {
@@ -177,6 +178,8 @@ const char* kind_name(Kind kind) noexcept {
       return "spsc";
     case Kind::mpsc:
       return "mpsc";
+    case Kind::broadcast:
+      return "broadcast";
   }
   return "unknown";
 }

@@ -41,6 +41,7 @@
 #include <mutex>
 #include <set>
 
+#include "internal.hpp"
 #include "shmring/platform.hpp"
 #include "shmring/validate.hpp"
 
@@ -49,20 +50,6 @@ namespace shmring {
 using layout::ProducerSlot;
 using layout::RecordHeader;
 using layout::RingHeader;
-
-namespace detail {
-
-struct Mapping {
-  std::string name;
-  platform::Region region;
-  RingHeader* header = nullptr;
-  ProducerSlot* slots = nullptr;
-  std::byte* area = nullptr;
-  platform::Notifier data_notifier;   // consumer waits on data_signal
-  platform::Notifier space_notifier;  // producers wait on space_signal
-};
-
-}  // namespace detail
 
 const char* to_string(Status s) noexcept {
   switch (s) {
@@ -122,16 +109,9 @@ const char* to_string(ErrorCode c) noexcept {
   return "unknown";
 }
 
-namespace {
+using namespace detail;
 
-constexpr uint64_t kNoDeadline = std::numeric_limits<uint64_t>::max();
-constexpr int64_t kUnfencedSliceNs = 1'000'000;    // park slice when heavy_fence failed
-constexpr int64_t kLivenessSliceNs = 100'000'000;  // re-check peer liveness this often
-constexpr int kYieldRounds = 16;
-
-std::string ring_msg(std::string_view name, const std::string& what) {
-  return "ring '" + std::string(name) + "': " + what;
-}
+namespace detail {
 
 // Registered once per process. Keyed by pid because a fork()ed child is a new process for
 // membarrier and must register itself.
@@ -148,8 +128,9 @@ bool light_fences_enabled() {
   return enabled;
 }
 
-// Slots this process holds, by "ring name / slot". A slot word that holds our own pid is ours
-// only if it is in this set; otherwise it was left by an earlier process that had our pid.
+namespace {
+// Slots this process holds, by key. A slot word that holds our own pid is ours only if it is in
+// this set; otherwise it was left by an earlier process that had our pid.
 std::mutex& held_slots_mutex() {
   static std::mutex m;
   return m;
@@ -158,16 +139,14 @@ std::set<std::string>& held_slots() {
   static std::set<std::string> s;
   return s;
 }
+}  // namespace
+
 // Keyed by ring instance, not just name: a ring unlinked and re-created under the same name is
 // a different ring, and a handle of the old one must not release the new one's slot.
-std::string slot_key(const detail::Mapping& m, int slot) {
+std::string slot_key(const Mapping& m, const std::string& slot) {
   const RingHeader* h = m.header;
   return m.name + "@" + std::to_string(h->creation_time_ns) + ":" + std::to_string(h->creator_pid) +
-         "/" + (slot < 0 ? std::string("consumer") : std::to_string(slot));
-}
-void forget_slot(const std::string& key) {
-  const std::lock_guard<std::mutex> lock(held_slots_mutex());
-  held_slots().erase(key);
+         "/" + slot;
 }
 
 // Gives a slot back: only if it still holds our pid (a fork()ed child that inherited the
@@ -175,36 +154,14 @@ void forget_slot(const std::string& key) {
 void release_slot(std::atomic<uint32_t>& pid_word, const std::string& key) {
   uint32_t me = platform::current_pid();
   // release: our last counters and claim state are visible to whoever takes the slot next.
-  if (pid_word.compare_exchange_strong(me, 0, std::memory_order_release, std::memory_order_relaxed))
-    forget_slot(key);
-}
-
-// The producer/consumer side of the Dekker pair described at the top of the file.
-inline void light_fence(bool light) noexcept {
-  if (light) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (pid_word.compare_exchange_strong(me, 0, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+    const std::lock_guard<std::mutex> lock(held_slots_mutex());
+    held_slots().erase(key);
   }
 }
 
-uint64_t remaining_ns(uint64_t deadline, uint64_t now) {
-  return deadline == kNoDeadline ? kNoDeadline : (deadline > now ? deadline - now : 0);
-}
-
-int64_t slice(uint64_t remaining, int64_t cap) {
-  return remaining > static_cast<uint64_t>(cap) ? cap : static_cast<int64_t>(remaining);
-}
-
-void write_padding(std::byte* area, uint32_t index, uint32_t bytes) {
-  auto* rec = reinterpret_cast<RecordHeader*>(area + index);
-  rec->type.store(layout::kPaddingType, std::memory_order_relaxed);
-  // release: in mpsc the length is the commit flag (pairs with the consumer's acquire load);
-  // in spsc the later position store publishes it anyway.
-  rec->length.store(static_cast<int32_t>(bytes), std::memory_order_release);
-}
-
-}  // namespace
+}  // namespace detail
 
 // ---- Ring ----------------------------------------------------------------------------------
 
@@ -243,7 +200,9 @@ uint32_t Ring::capacity() const noexcept {
   return mapping_->header->capacity;
 }
 uint32_t Ring::max_payload() const noexcept {
-  return mapping_->header->max_record_size - layout::kRecordHeaderSize;
+  const bool broadcast = mapping_->header->kind == static_cast<uint32_t>(Kind::broadcast);
+  return mapping_->header->max_record_size -
+         (broadcast ? layout::kBroadcastRecordHeaderSize : layout::kRecordHeaderSize);
 }
 
 static Result<std::shared_ptr<detail::Mapping>> bind(std::string_view name, platform::Region region,
@@ -277,9 +236,16 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
     return make_error(ErrorCode::invalid_argument,
                       ring_msg(name, "max_record_size " + std::to_string(mrs) +
                                          " must be a multiple of 8 in [16, capacity/2]"));
-  if (o.kind != Kind::spsc && o.kind != Kind::mpsc)
+  if (o.kind != Kind::spsc && o.kind != Kind::mpsc && o.kind != Kind::broadcast)
     return make_error(ErrorCode::invalid_argument, ring_msg(name, "unknown kind"));
-  const uint32_t producers = o.kind == Kind::spsc ? 1 : o.max_producers;
+  const uint32_t producers = o.kind == Kind::mpsc ? o.max_producers : 1;
+  const uint32_t readers = o.kind == Kind::broadcast ? o.max_readers : 0;
+  if (o.kind == Kind::broadcast && (readers < 1 || readers > layout::kMaxReaders))
+    return make_error(ErrorCode::invalid_argument,
+                      ring_msg(name, "max_readers must be in [1, 64]"));
+  if (o.kind == Kind::broadcast && mrs < 2 * layout::kBroadcastRecordHeaderSize)
+    return make_error(ErrorCode::invalid_argument,
+                      ring_msg(name, "max_record_size must be at least 32 for broadcast"));
   if (producers < 1 || producers > layout::kMaxProducers)
     return make_error(ErrorCode::invalid_argument,
                       ring_msg(name, "max_producers must be in [1, 64]"));
@@ -289,7 +255,7 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
   if ((o.mode & ~0777u) != 0)
     return make_error(ErrorCode::invalid_argument, ring_msg(name, "mode must be within 0777"));
 
-  const uint32_t header_size = layout::header_size_for(producers);
+  const uint32_t header_size = layout::header_size_for(producers, readers);
   const uint64_t total = uint64_t{header_size} + cap;
   platform::RegionOptions ro;
   ro.mode = o.mode;
@@ -308,13 +274,16 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
   h->total_size = total;
   h->creation_time_ns = platform::wall_clock_ns();
   h->creator_pid = platform::current_pid();
-  h->flags = 0;
+  h->max_readers = readers;
   h->position_width = layout::kPositionWidthBits;
   h->initial_position = o.initial_position;
   std::memcpy(h->name, name.data(), name.size());
   h->producer_position.store(o.initial_position, std::memory_order_relaxed);
   h->consumer_position.store(o.initial_position, std::memory_order_relaxed);
   h->consumer.release_target.store(o.initial_position, std::memory_order_relaxed);
+  h->tail_intent.store(o.initial_position, std::memory_order_relaxed);
+  h->latest_position.store(o.initial_position, std::memory_order_relaxed);
+  for (auto& cp : h->checkpoint) cp.store(o.initial_position, std::memory_order_relaxed);
   // release: publishes every field above; pairs with the acquire load in validate_header().
   h->magic.store(layout::kMagic, std::memory_order_release);
   auto m = bind(name, std::move(region.value()), ro, true);
@@ -408,6 +377,33 @@ Stats Ring::stats() const {
       s.producers.push_back(ps);
     }
   }
+  s.max_readers = h->max_readers;
+  if (h->kind == static_cast<uint32_t>(Kind::broadcast)) {
+    s.tail_intent = h->tail_intent.load(std::memory_order_relaxed);
+    s.latest_position = h->latest_position.load(std::memory_order_relaxed);
+    s.next_sequence = h->next_sequence.load(std::memory_order_relaxed);
+    s.used_bytes = std::min(s.producer_position - h->initial_position, s.capacity);
+    const auto* readers =
+        reinterpret_cast<const layout::ReaderSlot*>(mapping_->slots + h->max_producers);
+    for (uint32_t i = 0; i < h->max_readers; ++i) {
+      const layout::ReaderSlot& r = readers[i];
+      ReaderStats rs;
+      rs.pid = r.pid.load(std::memory_order_relaxed);
+      if (rs.pid == 0) continue;
+      rs.alive = platform::process_alive(rs.pid);
+      rs.last_activity_ns = r.last_activity_ns.load(std::memory_order_relaxed);
+      rs.cursor = r.cursor.load(std::memory_order_relaxed);
+      rs.lag_bytes = s.producer_position - rs.cursor;
+      rs.messages_read = r.messages_read.load(std::memory_order_relaxed);
+      rs.bytes_read = r.bytes_read.load(std::memory_order_relaxed);
+      rs.lost = r.lost.load(std::memory_order_relaxed);
+      rs.laps = r.laps.load(std::memory_order_relaxed);
+      rs.sleeps = r.sleeps.load(std::memory_order_relaxed);
+      s.messages_read += rs.messages_read;
+      s.bytes_read += rs.bytes_read;
+      s.readers.push_back(rs);
+    }
+  }
   return s;
 }
 
@@ -436,8 +432,8 @@ static void clear_stale_intents(RingHeader* h, ProducerSlot* slots, uint32_t con
 //  * another attacher changed it first: CAS fails and reloads; if the new owner is alive we
 //    give up, otherwise we try again on the new (dead) value.
 //  * word is our own pid: ours already if this process holds it (busy), else a stale one.
-static bool take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& previous,
-                      const std::string& key) {
+bool detail::take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& previous,
+                       const std::string& key) {
   const std::lock_guard<std::mutex> lock(held_slots_mutex());
   if (held_slots().count(key) != 0 && pid_word.load(std::memory_order_acquire) == me) {
     previous = me;
@@ -479,7 +475,7 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
       const uint32_t pid = s.pid.load(std::memory_order_acquire);
       if (pass == 0 && pid != 0) continue;
       if (pass == 1 && (pid == 0 || s.claim_active.load(std::memory_order_acquire) != 0)) continue;
-      if (take_slot(s.pid, me, holder, slot_key(m, static_cast<int>(i)))) {
+      if (take_slot(s.pid, me, holder, slot_key(m, std::to_string(i)))) {
         slot = &s;
         index = i;
       }
@@ -505,6 +501,12 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   p.mask_ = h->capacity - 1;
   p.max_record_ = h->max_record_size;
   p.mpsc_ = mpsc;
+  p.broadcast_ = h->kind == static_cast<uint32_t>(Kind::broadcast);
+  if (p.broadcast_) {
+    p.header_bytes_ = layout::kBroadcastRecordHeaderSize;
+    while ((1u << p.checkpoint_shift_) * layout::kCheckpoints < h->capacity) ++p.checkpoint_shift_;
+    p.sequence_ = h->next_sequence.load(std::memory_order_acquire);
+  }
   p.light_fences_ = light_fences_enabled();
   p.options_ = options;
   // acquire: pairs with the previous producer's release store in commit() (spsc), so we resume
@@ -519,8 +521,11 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
   if (!m.region.writable())
     return make_error(ErrorCode::invalid_argument, ring_msg(m.name, "opened read-only"));
   RingHeader* h = m.header;
+  if (h->kind == static_cast<uint32_t>(Kind::broadcast))
+    return make_error(ErrorCode::kind_mismatch,
+                      ring_msg(m.name, "a broadcast ring is read with attach_reader()"));
   uint32_t holder = 0;
-  if (!take_slot(h->consumer.pid, platform::current_pid(), holder, slot_key(m, -1)))
+  if (!take_slot(h->consumer.pid, platform::current_pid(), holder, slot_key(m, "consumer")))
     return make_error(ErrorCode::busy,
                       ring_msg(m.name, "a live consumer (pid " + std::to_string(holder) +
                                            ") is already attached"));
@@ -545,7 +550,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     const uint32_t p = h->producer_position.load(std::memory_order_acquire);
     if (target != c.position_) {
       if (target % layout::kRecordAlign != 0 || target - c.position_ > p - c.position_) {
-        release_slot(h->consumer.pid, slot_key(m, -1));
+        release_slot(h->consumer.pid, slot_key(m, "consumer"));
         c.header_ = nullptr;
         return make_error(ErrorCode::corrupt,
                           ring_msg(m.name, "release target " + std::to_string(target) +
@@ -556,7 +561,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     }
   }
   if (auto v = validate_records(m.name, m.region.data()); !v) {
-    release_slot(h->consumer.pid, slot_key(m, -1));
+    release_slot(h->consumer.pid, slot_key(m, "consumer"));
     c.header_ = nullptr;
     return v.error();
   }
@@ -581,6 +586,11 @@ Producer& Producer::operator=(Producer&& o) noexcept {
     capacity_ = o.capacity_;
     max_record_ = o.max_record_;
     mpsc_ = o.mpsc_;
+    broadcast_ = o.broadcast_;
+    header_bytes_ = o.header_bytes_;
+    checkpoint_shift_ = o.checkpoint_shift_;
+    last_checkpoint_ = o.last_checkpoint_;
+    sequence_ = o.sequence_;
     light_fences_ = o.light_fences_;
     claim_outstanding_ = o.claim_outstanding_;
     pending_position_ = o.pending_position_;
@@ -606,13 +616,13 @@ void Producer::detach() noexcept {
     c.position = pending_position_;
     abort(c);
   }
-  release_slot(slot_->pid, slot_key(*mapping_, static_cast<int>(slot_index_)));
+  release_slot(slot_->pid, slot_key(*mapping_, std::to_string(slot_index_)));
   slot_ = nullptr;
   header_ = nullptr;
 }
 
 uint32_t Producer::max_payload() const noexcept {
-  return max_record_ - layout::kRecordHeaderSize;
+  return max_record_ - header_bytes_;
 }
 
 Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
@@ -622,9 +632,40 @@ Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
 Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count_full) noexcept {
   if (claim_outstanding_) return Status::claim_pending;
   if (type >= layout::kReservedTypeBase) return Status::invalid_argument;
-  if (size > max_record_ - layout::kRecordHeaderSize) return Status::too_large;
-  const uint32_t length = size + layout::kRecordHeaderSize;
+  if (size > max_record_ - header_bytes_) return Status::too_large;
+  const uint32_t length = size + header_bytes_;
   const uint32_t occupied = layout::align_record(length);
+
+  if (broadcast_) {  // never full: the oldest bytes are overwritten
+    const uint32_t p = position_;
+    const uint32_t index = p & mask_;
+    const uint32_t to_end = capacity_ - index;
+    const uint32_t need = occupied <= to_end ? occupied : to_end + occupied;
+    // Announce the overwrite before touching a byte. relaxed store + release fence: the intent is
+    // ordered before every store below, so a reader whose copy saw any of them (and then runs
+    // its acquire fence) also sees this intent and discards the copy. Pairs with Reader::next.
+    header_->tail_intent.store(p + need, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    if (need > capacity_ - (p - header_->initial_position) &&
+        header_->wrapped.load(std::memory_order_relaxed) == 0)
+      header_->wrapped.store(1, std::memory_order_relaxed);
+    uint32_t at = index;
+    if (occupied > to_end) {
+      write_padding(area_, index, to_end);
+      at = 0;
+    }
+    auto* rec = reinterpret_cast<layout::BroadcastRecordHeader*>(area_ + at);
+    // relaxed: published by the producer position store in commit().
+    rec->header.type.store(type, std::memory_order_relaxed);
+    rec->header.length.store(static_cast<int32_t>(length), std::memory_order_relaxed);
+    rec->sequence.store(sequence_, std::memory_order_relaxed);
+    out = Claim{area_ + at + header_bytes_, size, p + (need - occupied), p + need, type};
+    pending_position_ = out.position;
+    pending_end_ = out.end;
+    pending_size_ = size;
+    claim_outstanding_ = true;
+    return Status::ok;
+  }
 
   if (!mpsc_) {
     const uint32_t p = position_;
@@ -727,8 +768,19 @@ void Producer::commit(Claim& claim) noexcept {
   claim.data = nullptr;
   if (!mpsc_) {
     position_ = pending_end_;
-    // release: publishes the record bytes; pairs with the consumer's acquire load in next().
+    // release: publishes the record bytes; pairs with the consumer's (reader's) acquire load.
     header_->producer_position.store(pending_end_, std::memory_order_release);
+    if (broadcast_) {
+      // release, after the position: a reader that acquires latest/checkpoint also sees a
+      // producer position at or past that record.
+      header_->latest_position.store(pending_position_, std::memory_order_release);
+      const uint32_t chunk = (pending_position_ & mask_) >> checkpoint_shift_;
+      if (chunk != last_checkpoint_) {
+        header_->checkpoint[chunk].store(pending_position_, std::memory_order_release);
+        last_checkpoint_ = chunk;
+      }
+      header_->next_sequence.store(++sequence_, std::memory_order_release);
+    }
   } else {
     auto* rec = reinterpret_cast<RecordHeader*>(area_ + (pending_position_ & mask_));
     // release: the commit flag; pairs with the consumer's acquire load of length in next().
@@ -746,7 +798,9 @@ void Producer::abort(Claim& claim) noexcept {
   claim_outstanding_ = false;
   claim.data = nullptr;
   detail::bump(slot_->aborts, 1);
-  if (!mpsc_) return;  // never published: the next claim reuses the space
+  if (!mpsc_)
+    return;  // never published: the next claim reuses the space (broadcast: readers
+             // may already have discarded the announced bytes as overwritten)
   // mpsc: the space is already reserved in the shared position; turn the record into padding
   // (any wrap padding before it was committed at claim time).
   const uint32_t index = pending_position_ & mask_;
@@ -881,7 +935,7 @@ Consumer::~Consumer() {
 
 void Consumer::detach() noexcept {
   if (header_ == nullptr) return;
-  release_slot(header_->consumer.pid, slot_key(*mapping_, -1));
+  release_slot(header_->consumer.pid, slot_key(*mapping_, "consumer"));
   header_ = nullptr;
 }
 

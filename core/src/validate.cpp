@@ -44,8 +44,11 @@ Result<void> validate_header(std::string_view name, const std::byte* base, std::
     return fail(ErrorCode::version_mismatch, name,
                 "layout version %u, this build understands version %u", h->layout_version,
                 layout::kLayoutVersion);
-  if (h->kind != static_cast<uint32_t>(Kind::spsc) && h->kind != static_cast<uint32_t>(Kind::mpsc))
+  if (h->kind != static_cast<uint32_t>(Kind::spsc) &&
+      h->kind != static_cast<uint32_t>(Kind::mpsc) &&
+      h->kind != static_cast<uint32_t>(Kind::broadcast))
     return fail(ErrorCode::corrupt, name, "unknown ring kind %u", h->kind);
+  const bool broadcast = h->kind == static_cast<uint32_t>(Kind::broadcast);
   if (h->position_width != layout::kPositionWidthBits)
     return fail(ErrorCode::version_mismatch, name, "position width %u bits, expected %u",
                 h->position_width, layout::kPositionWidthBits);
@@ -55,12 +58,16 @@ Result<void> validate_header(std::string_view name, const std::byte* base, std::
                 layout::kMinCapacity, layout::kMaxCapacity);
   const uint32_t max_producers = h->max_producers;
   if (max_producers < 1 || max_producers > layout::kMaxProducers ||
-      (h->kind == static_cast<uint32_t>(Kind::spsc) && max_producers != 1))
+      (h->kind != static_cast<uint32_t>(Kind::mpsc) && max_producers != 1))
     return fail(ErrorCode::corrupt, name, "max_producers %u impossible for this kind",
                 max_producers);
-  if (h->header_size != layout::header_size_for(max_producers))
-    return fail(ErrorCode::corrupt, name, "header_size %u, expected %u for %u producer slots",
-                h->header_size, layout::header_size_for(max_producers), max_producers);
+  const uint32_t max_readers = h->max_readers;
+  if (broadcast ? (max_readers < 1 || max_readers > layout::kMaxReaders) : max_readers != 0)
+    return fail(ErrorCode::corrupt, name, "max_readers %u impossible for this kind", max_readers);
+  if (h->header_size != layout::header_size_for(max_producers, max_readers))
+    return fail(ErrorCode::corrupt, name,
+                "header_size %u, expected %u for %u producer and %u reader slots", h->header_size,
+                layout::header_size_for(max_producers, max_readers), max_producers, max_readers);
   const uint64_t expected_total = uint64_t{h->header_size} + cap;
   if (h->total_size != expected_total)
     return fail(ErrorCode::corrupt, name, "total_size %" PRIu64 ", expected %" PRIu64,
@@ -78,6 +85,14 @@ Result<void> validate_header(std::string_view name, const std::byte* base, std::
   if (p % layout::kRecordAlign != 0 || c % layout::kRecordAlign != 0)
     return fail(ErrorCode::corrupt, name, "positions not 8-byte aligned (producer %u, consumer %u)",
                 p, c);
+  if (broadcast) {
+    // The consumer position is unused; the write in progress ends at most a record ahead.
+    const uint32_t intent = h->tail_intent.load(std::memory_order_acquire);
+    if (intent % layout::kRecordAlign != 0 || intent - p > cap)
+      return fail(ErrorCode::corrupt, name, "tail_intent %u impossible for producer position %u",
+                  intent, p);
+    return {};
+  }
   if (p - c > cap)
     return fail(ErrorCode::corrupt, name,
                 "producer position %u is %u bytes ahead of consumer position %u, capacity %u", p,
@@ -91,6 +106,7 @@ Result<void> validate_records(std::string_view name, const std::byte* base) {
   const uint32_t cap = h->capacity;
   const uint32_t mask = cap - 1;
   const bool mpsc = h->kind == static_cast<uint32_t>(Kind::mpsc);
+  if (h->kind == static_cast<uint32_t>(Kind::broadcast)) return {};  // readers validate each copy
   const uint32_t p = h->producer_position.load(std::memory_order_acquire);
   uint32_t pos = h->consumer_position.load(std::memory_order_acquire);
   for (uint32_t steps = 0; pos != p && steps <= cap / layout::kRecordAlign; ++steps) {

@@ -99,7 +99,7 @@ void write_header(std::byte* base, Kind kind, uint32_t capacity, uint32_t max_re
   h->total_size = uint64_t{h->header_size} + capacity;
   h->creation_time_ns = 1;
   h->creator_pid = static_cast<uint32_t>(::getpid());
-  h->flags = 0;
+  h->max_readers = 0;
   h->position_width = layout::kPositionWidthBits;
   h->initial_position = initial_position;
   std::memcpy(h->name, name.data(), std::min<std::size_t>(name.size(), layout::kNameMax));

@@ -74,7 +74,7 @@ TEST_CASE("create: a fresh ring's header", "[unit][create]") {
   CHECK(map.size() == h.total_size);
   CHECK(h.creator_pid == static_cast<uint32_t>(::getpid()));
   CHECK(h.creation_time_ns > 0u);
-  CHECK(h.flags == 0u);
+  CHECK(h.max_readers == 0u);
   CHECK(h.position_width == 32u);
   CHECK(h.initial_position == 0x12345678u);
   CHECK(h.producer_position.load() == 0x12345678u);
@@ -118,7 +118,7 @@ TEST_CASE("create: invalid options are invalid_argument and create nothing", "[u
        with([](CreateOptions& o) { o.max_record_size = 100; })},
       {"max_record_size below 16", with([](CreateOptions& o) { o.max_record_size = 8; })},
       {"kind 0", with([](CreateOptions& o) { o.kind = static_cast<Kind>(0); })},
-      {"kind 3", with([](CreateOptions& o) { o.kind = static_cast<Kind>(3); })},
+      {"kind 4", with([](CreateOptions& o) { o.kind = static_cast<Kind>(4); })},
       {"max_producers 0", with([](CreateOptions& o) { o.max_producers = 0; })},
       {"max_producers 65", with([](CreateOptions& o) { o.max_producers = 65; })},
       {"initial_position unaligned", with([](CreateOptions& o) { o.initial_position = 4; })},

@@ -154,7 +154,7 @@ TEST_CASE("open: corrupt header fields", "[unit][open]") {
       {"header_size 0", Kind::mpsc, [](H& h) { h.header_size = 0; }},
       {"total_size wrong", Kind::spsc, [](H& h) { h.total_size += 8; }},
       {"kind 0", Kind::spsc, [](H& h) { h.kind = 0; }},
-      {"kind 3", Kind::mpsc, [](H& h) { h.kind = 3; }},
+      {"kind 4", Kind::mpsc, [](H& h) { h.kind = 4; }},
       {"spsc with 2 producer slots", Kind::spsc, [](H& h) { h.max_producers = 2; }},
       {"mpsc with 0 producer slots", Kind::mpsc, [](H& h) { h.max_producers = 0; }},
       {"mpsc with 65 producer slots", Kind::mpsc, [](H& h) { h.max_producers = 65; }},

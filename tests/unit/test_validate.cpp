@@ -94,7 +94,7 @@ TEST_CASE("validate_header: corrupt geometry and positions", "[unit][validate]")
   };
   const Case cases[] = {
       {"kind 0", Kind::spsc, [](Valid& v) { v.h().kind = 0; }},
-      {"kind 3", Kind::mpsc, [](Valid& v) { v.h().kind = 3; }},
+      {"kind 4", Kind::mpsc, [](Valid& v) { v.h().kind = 4; }},
       {"capacity 300", Kind::spsc, [](Valid& v) { v.h().capacity = 300; }},
       {"capacity 128", Kind::spsc, [](Valid& v) { v.h().capacity = 128; }},
       {"capacity 0", Kind::mpsc, [](Valid& v) { v.h().capacity = 0; }},

@@ -2,7 +2,8 @@
 // every size and offset is pinned by a static_assert. No pointers live in shared memory: views
 // sit at different addresses in different processes, so everything is an offset or a position.
 //
-//   mapping := [ RingHeader (6 lines) | ProducerSlot x max_producers | pad to 4096 ]
+//   mapping := [ RingHeader (8 lines) | ProducerSlot x max_producers |
+//                ReaderSlot x max_readers (broadcast only) | pad to 4096 ]
 //              [ record area: `capacity` bytes, capacity a power of two ]
 //
 // Positions are 32-bit byte counters that grow monotonically and wrap modulo 2^32; the index of
@@ -21,7 +22,7 @@
 
 namespace shmring {
 
-enum class Kind : uint32_t { spsc = 1, mpsc = 2 };
+enum class Kind : uint32_t { spsc = 1, mpsc = 2, broadcast = 3 };
 
 namespace layout {
 
@@ -38,6 +39,10 @@ inline constexpr uint32_t kMaxCapacity = 1u << 30;
 inline constexpr uint32_t kMinRecordSize = 16;  // header + 8 bytes of payload
 inline constexpr uint32_t kMaxProducers = 64;
 inline constexpr uint32_t kDefaultProducers = 16;
+inline constexpr uint32_t kMaxReaders = 64;  // broadcast reader slots
+inline constexpr uint32_t kDefaultReaders = 16;
+inline constexpr uint32_t kBroadcastRecordHeaderSize = 16;  // RecordHeader + 64-bit sequence
+inline constexpr uint32_t kCheckpoints = 16;
 inline constexpr std::size_t kNameMax = 63;  // characters; the header stores it NUL-terminated
 inline constexpr std::size_t kHeaderAlign = 4096;
 
@@ -60,6 +65,8 @@ constexpr uint32_t align_record(uint32_t n) {
 //
 // type == kPaddingType marks padding: at the wrap (the tail of the area that a record could not
 // fit into), an aborted claim, or a dead producer's claim that the consumer recovered.
+// In a broadcast ring the header is followed by the record's 64-bit sequence number (so the
+// payload starts at +16, see BroadcastRecordHeader); padding keeps the 8-byte form.
 // In an spsc ring the producer position publishes records, so a visible length is always > 0.
 // In an mpsc ring the length word is the commit flag; the consumer zeroes consumed bytes so a
 // claimed-but-unwritten record reads as 0.
@@ -68,6 +75,14 @@ struct RecordHeader {
   std::atomic<uint32_t> type;
 };
 static_assert(sizeof(RecordHeader) == kRecordHeaderSize);
+
+// Broadcast record: readers copy it and then check that the producer had not announced an
+// overwrite of it (RingHeader::tail_intent); the sequence makes their loss counts exact.
+struct BroadcastRecordHeader {
+  RecordHeader header;
+  std::atomic<uint64_t> sequence;
+};
+static_assert(sizeof(BroadcastRecordHeader) == kBroadcastRecordHeaderSize);
 static_assert(std::atomic<int32_t>::is_always_lock_free &&
               std::atomic<uint32_t>::is_always_lock_free);
 static_assert(
@@ -117,6 +132,21 @@ struct ProducerSlot {
 };
 static_assert(sizeof(ProducerSlot) == kLine);
 
+// A broadcast reader's slot. Written only by that reader (the producer never reads it: readers
+// cannot slow it down); stat reads it for per-reader lag.
+struct ReaderSlot {
+  std::atomic<uint32_t> pid;
+  std::atomic<uint32_t> cursor;  // position of the next record it will read (per batch)
+  std::atomic<uint64_t> messages_read;
+  std::atomic<uint64_t> bytes_read;
+  std::atomic<uint64_t> lost;  // records overwritten before it could read them
+  std::atomic<uint64_t> laps;  // times it was overtaken and resynchronised
+  std::atomic<uint64_t> sleeps;
+  std::atomic<uint64_t> last_activity_ns;
+  uint8_t reserved[kLine - 8 - 6 * 8];
+};
+static_assert(sizeof(ReaderSlot) == kLine);
+
 struct RingHeader {
   // Line 0: identity. Written once by the creator; `magic` last, with release.
   std::atomic<uint64_t> magic;
@@ -129,7 +159,7 @@ struct RingHeader {
   uint64_t total_size;        // header_size + capacity
   uint64_t creation_time_ns;  // wall clock, ns since the Unix epoch
   uint32_t creator_pid;
-  uint32_t flags;             // reserved, 0
+  uint32_t max_readers;       // broadcast: ReaderSlot count after the producer slots; else 0
   uint32_t position_width;    // kPositionWidthBits
   uint32_t initial_position;  // where both positions started
   char name[64];              // the ring name, NUL-terminated
@@ -137,6 +167,8 @@ struct RingHeader {
   // Line 1: written by producers (spsc: store; mpsc: CAS). Read by the consumer to detect data
   // (spsc) or a stuck claim (mpsc), and by producers.
   alignas(kLine) std::atomic<uint32_t> producer_position;
+  // broadcast: the end of the write in progress, stored before the bytes are overwritten.
+  std::atomic<uint32_t> tail_intent;
   // Line 2: written by the consumer once per batch; read by producers to compute free space.
   alignas(kLine) std::atomic<uint32_t> consumer_position;
   // Line 3: consumer-waits-for-data handshake. consumer_waiting: 1 = the consumer announced it
@@ -151,7 +183,14 @@ struct RingHeader {
   std::atomic<uint32_t> space_sleepers;  // for the platform's Notifier
   // Line 5.
   alignas(kLine) ConsumerSlot consumer;
-  // ProducerSlot[max_producers] follows at offset sizeof(RingHeader).
+  // Line 6: broadcast state, written by the producer after each record.
+  alignas(kLine) std::atomic<uint32_t> latest_position;  // start of the newest record
+  std::atomic<uint32_t> wrapped;                         // 1 once a lap has been overwritten
+  std::atomic<uint64_t> next_sequence;                   // sequence of the next record
+  // Line 7: broadcast checkpoints: checkpoint[k] is the start of a record that began in the
+  // k-th sixteenth of the area on some lap; joining at the oldest record starts at one of them.
+  alignas(kLine) std::atomic<uint32_t> checkpoint[kCheckpoints];
+  // ProducerSlot[max_producers] then ReaderSlot[max_readers] follow at sizeof(RingHeader).
 };
 
 static_assert(offsetof(RingHeader, magic) == 0);
@@ -175,13 +214,20 @@ static_assert(offsetof(RingHeader, producers_waiting) == 4 * kLine);
 static_assert(offsetof(RingHeader, space_signal) == 4 * kLine + 4);
 static_assert(offsetof(RingHeader, data_sleepers) == offsetof(RingHeader, data_signal) + 4);
 static_assert(offsetof(RingHeader, space_sleepers) == offsetof(RingHeader, space_signal) + 4);
+static_assert(offsetof(RingHeader, tail_intent) == 1 * kLine + 4);
 static_assert(offsetof(RingHeader, consumer) == 5 * kLine);
-static_assert(sizeof(RingHeader) == 6 * kLine);
+static_assert(offsetof(RingHeader, latest_position) == 6 * kLine);
+static_assert(offsetof(RingHeader, next_sequence) == 6 * kLine + 8);
+static_assert(offsetof(RingHeader, checkpoint) == 7 * kLine);
+static_assert(sizeof(RingHeader) == 8 * kLine);
 
-constexpr uint32_t header_size_for(uint32_t max_producers) {
-  const std::size_t raw = sizeof(RingHeader) + std::size_t{max_producers} * sizeof(ProducerSlot);
+constexpr uint32_t header_size_for(uint32_t max_producers, uint32_t max_readers = 0) {
+  const std::size_t raw = sizeof(RingHeader) + std::size_t{max_producers} * sizeof(ProducerSlot) +
+                          std::size_t{max_readers} * sizeof(ReaderSlot);
   return static_cast<uint32_t>((raw + kHeaderAlign - 1) / kHeaderAlign * kHeaderAlign);
 }
+static_assert(header_size_for(1, kDefaultReaders) == 4096);
+static_assert(header_size_for(1, kMaxReaders) == 12288);
 static_assert(header_size_for(kDefaultProducers) == 4096);
 static_assert(header_size_for(kMaxProducers) == 12288);
 

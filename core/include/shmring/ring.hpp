@@ -41,6 +41,7 @@ struct CreateOptions {
   uint32_t max_record_size = 0;  // bytes incl. 8-byte header; 0 = capacity / 8; <= capacity / 2
   uint32_t mode = 0600;          // permission bits of the OS object; owner-only by default
   uint32_t max_producers = layout::kDefaultProducers;  // mpsc producer slots (spsc: 1)
+  uint32_t max_readers = layout::kDefaultReaders;      // broadcast reader slots (others: 0)
   uint32_t initial_position = 0;  // testing aid: start positions near 2^32 to cross the wrap
   // Windows only (ignored / refused elsewhere): create in Global\ instead of Local\, and an
   // explicit SDDL instead of the current-user-only DACL.
@@ -72,6 +73,15 @@ struct ConsumerOptions {
   // checks whether the claiming producer's process is alive. A dead owner's record becomes
   // padding (counted in recovered_claims); a live one is always waited for.
   int64_t stuck_claim_timeout_ns = 200'000'000;
+};
+
+// Where a broadcast reader starts: the oldest record still retained (at a record boundary within
+// 1/16 of the capacity of the true oldest), or the newest record.
+enum class JoinAt : uint32_t { oldest = 0, newest = 1 };
+
+struct ReaderOptions {
+  JoinAt join = JoinAt::newest;
+  WaitOptions wait;
 };
 
 struct RecordView {
@@ -109,6 +119,12 @@ struct ProducerStats : PeerInfo {
   uint32_t claim_position = 0, claim_length = 0;
 };
 
+struct ReaderStats : PeerInfo {
+  uint32_t cursor = 0;
+  uint32_t lag_bytes = 0;  // producer position - cursor (> capacity: it has been lapped)
+  uint64_t messages_read = 0, bytes_read = 0, lost = 0, laps = 0, sleeps = 0;
+};
+
 struct Stats {
   std::string name;
   Kind kind = Kind::spsc;
@@ -126,6 +142,10 @@ struct Stats {
   uint64_t messages_written = 0, bytes_written = 0, full_count = 0, producer_sleeps = 0,
            producer_wakes_sent = 0, aborts = 0;
   std::vector<ProducerStats> producers;
+  // broadcast
+  uint32_t max_readers = 0, tail_intent = 0, latest_position = 0;
+  uint64_t next_sequence = 0;
+  std::vector<ReaderStats> readers;
 };
 
 namespace detail {
@@ -134,6 +154,7 @@ struct Mapping;  // region + validated view; shared by the Ring and its handles
 
 class Producer;
 class Consumer;
+class Reader;
 
 // A named ring mapping. Closing it (destruction) unmaps; it never removes the name.
 class Ring {
@@ -145,13 +166,14 @@ class Ring {
   static Result<void> validate_name(std::string_view name);
 
   Result<Producer> attach_producer(const ProducerOptions& options = {});
-  Result<Consumer> attach_consumer(const ConsumerOptions& options = {});
+  Result<Consumer> attach_consumer(const ConsumerOptions& options = {});  // spsc, mpsc
+  Result<Reader> attach_reader(const ReaderOptions& options = {});        // broadcast
 
   Stats stats() const;  // lock-free snapshot; never writes the mapping
   const std::string& name() const noexcept;
   Kind kind() const noexcept;
   uint32_t capacity() const noexcept;
-  uint32_t max_payload() const noexcept;  // max_record_size - 8
+  uint32_t max_payload() const noexcept;  // max_record_size - 8 (broadcast: - 16)
 
   Ring(Ring&&) noexcept;
   Ring& operator=(Ring&&) noexcept;
@@ -203,13 +225,92 @@ class Producer {
   std::byte* area_ = nullptr;
   uint32_t mask_ = 0, capacity_ = 0, max_record_ = 0;
   bool mpsc_ = false;
+  bool broadcast_ = false;
   bool light_fences_ = false;
   bool claim_outstanding_ = false;
+  uint32_t header_bytes_ = layout::kRecordHeaderSize;  // 16 in broadcast (sequence)
+  uint32_t checkpoint_shift_ = 0;                      // broadcast: log2(capacity / 16)
+  uint32_t last_checkpoint_ = ~0u;
+  uint64_t sequence_ = 0;  // broadcast: sequence of the next record
   uint32_t pending_position_ = 0, pending_end_ = 0, pending_size_ = 0;  // outstanding claim
   uint32_t slot_index_ = 0;
   uint32_t position_ = 0;         // spsc: our committed position (we are its only writer)
   uint32_t cached_consumer_ = 0;  // last consumer position we read; refreshed when short
   ProducerOptions options_;
+};
+
+// Reads a broadcast ring without ever slowing its producer. Each Reader has its own cursor; many
+// readers in many processes may read one ring. A record is copied into the reader's buffer and
+// delivered only after checking that the producer had not started to overwrite it (no torn
+// record is ever returned). A reader that was overtaken counts the records it lost (exactly,
+// by sequence number) and resynchronises to the newest record.
+class Reader {
+ public:
+  // Delivers up to `max` records; the view points into the reader's own copy, valid until the
+  // next call. ok / empty / corrupt.
+  template <class Handler>
+  [[nodiscard]] PollResult poll(Handler&& handler, std::size_t max = 1024) noexcept {
+    PollResult r;
+    Status s = Status::ok;
+    RecordView view{};
+    while (r.count < max && (s = next(view)) == Status::ok) {
+      handler(static_cast<const RecordView&>(view));
+      ++r.count;
+    }
+    publish();
+    r.status = r.count > 0 ? Status::ok : s;
+    return r;
+  }
+  template <class Handler>
+  [[nodiscard]] PollResult read(Handler&& handler, std::size_t max, int64_t timeout_ns) noexcept {
+    if (max == 0) return PollResult{0, Status::invalid_argument};
+    for (;;) {
+      PollResult r = poll(handler, max);
+      if (r.count > 0 || r.status != Status::empty) return r;
+      const Status w = wait_readable(timeout_ns);
+      if (w != Status::ok) return PollResult{0, w};
+      timeout_ns = 0;  // one wait per call; a record can vanish (overwritten) after waking
+    }
+  }
+  // Copy-out of one record. too_large reports its size and skips nothing.
+  [[nodiscard]] Status try_read(void* buf, uint32_t capacity, uint32_t& size,
+                                uint32_t& type) noexcept;
+  [[nodiscard]] Status wait_readable(int64_t timeout_ns) noexcept;
+
+  uint64_t lost() const noexcept { return lost_; }          // records overwritten unread
+  uint64_t laps() const noexcept { return laps_; }          // times it was overtaken
+  uint64_t received() const noexcept { return received_; }  // records delivered
+  uint32_t position() const noexcept { return cursor_; }
+  void set_wait(const WaitOptions& w) noexcept { options_.wait = w; }
+  const std::string& last_error() const noexcept { return last_error_; }
+
+  Reader(Reader&&) noexcept;
+  Reader& operator=(Reader&&) noexcept;
+  ~Reader();
+
+ private:
+  friend class Ring;
+  Reader() = default;
+  Status next(RecordView& out) noexcept;  // copy, validate, advance
+  void resync() noexcept;
+  void publish() noexcept;  // cursor and counters into our slot, once per batch
+  void detach() noexcept;
+  Status corrupt(const char* why, int64_t value) noexcept;
+
+  std::shared_ptr<detail::Mapping> mapping_;
+  layout::RingHeader* header_ = nullptr;
+  layout::ReaderSlot* slot_ = nullptr;
+  std::byte* area_ = nullptr;
+  uint32_t mask_ = 0, capacity_ = 0, max_record_ = 0, slot_index_ = 0;
+  uint32_t cursor_ = 0;
+  bool have_expected_ = false;
+  bool broken_ = false;
+  uint64_t expected_sequence_ = 0;
+  uint64_t lost_ = 0, laps_ = 0, received_ = 0, bytes_ = 0;
+  uint64_t published_received_ = 0, published_bytes_ = 0;
+  std::vector<std::byte> buffer_;  // one record; allocated at attach
+  std::string last_error_;
+  ReaderOptions options_;
 };
 
 // Reads records in order. One consumer per ring at a time; a new one may replace a dead one.
