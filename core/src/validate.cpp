@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include "shmring/counters.hpp"
+
 namespace shmring {
 
 namespace {
@@ -33,6 +35,8 @@ Result<void> validate_header(std::string_view name, const std::byte* base, std::
   const uint64_t magic = h->magic.load(std::memory_order_acquire);
   if (magic == 0)
     return fail(ErrorCode::not_ready, name, "header not yet published by its creator");
+  if (magic == layout::kCountersMagic)
+    return fail(ErrorCode::not_a_ring, name, "this is a counters region, not a ring");
   if (magic != layout::kMagic)
     return fail(ErrorCode::not_a_ring, name,
                 "not a shmring mapping (magic 0x%016" PRIx64 ", expected 0x%016" PRIx64 ")", magic,
