@@ -1,4 +1,5 @@
-// shmring — internals shared by ring.cpp (spsc, mpsc) and broadcast.cpp. Not installed.
+// shmring — internals shared by ring.cpp (spsc, mpsc) and broadcast.cpp. Not
+// installed.
 #pragma once
 
 #include <atomic>
@@ -33,17 +34,9 @@ inline std::string ring_msg(std::string_view name, const std::string& what) {
   return "ring '" + std::string(name) + "': " + what;
 }
 
-// Registers this process for the sleeper's heavy fence once per pid (see ring.cpp, "Waking").
+// Registers this process for the sleeper's heavy fence once per pid (see
+// ring.cpp, "Waking").
 bool light_fences_enabled();
-
-// The streaming side of the Dekker pair described at the top of ring.cpp.
-inline void light_fence(bool light) noexcept {
-  if (light) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-}
 
 inline uint64_t remaining_ns(uint64_t deadline, uint64_t now) {
   return deadline == kNoDeadline ? kNoDeadline : (deadline > now ? deadline - now : 0);
@@ -56,12 +49,14 @@ inline int64_t slice(uint64_t remaining, int64_t cap) {
 inline void write_padding(std::byte* area, uint32_t index, uint32_t bytes) {
   auto* rec = reinterpret_cast<layout::RecordHeader*>(area + index);
   rec->type.store(layout::kPaddingType, std::memory_order_relaxed);
-  // release: in mpsc the length is the commit flag (pairs with the consumer's acquire load);
-  // in spsc and broadcast the later position store publishes it anyway.
+  // release: in mpsc the length is the commit flag (pairs with the consumer's
+  // acquire load); in spsc and broadcast the later position store publishes it
+  // anyway.
   rec->length.store(static_cast<int32_t>(bytes), std::memory_order_release);
 }
 
-// Slot ownership: "name@instance/consumer", "/<producer index>", "/reader<index>".
+// Slot ownership: "name@instance/consumer", "/<producer index>",
+// "/reader<index>".
 std::string slot_key(const Mapping& m, const std::string& slot);
 bool take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& previous,
                const std::string& key);

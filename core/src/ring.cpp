@@ -1,37 +1,49 @@
-// shmring — ring handles and the two algorithms (spsc, mpsc) over the layout in layout.hpp.
+// shmring — ring handles and the two algorithms (spsc, mpsc) over the layout in
+// layout.hpp.
 //
 // Publication
-//   spsc: the producer writes a record, then stores producer_position (release). The consumer
+//   spsc: the producer writes a record, then stores producer_position
+//   (release). The consumer
 //         loads producer_position (acquire) and reads every record below it.
-//   mpsc: a producer reserves [p, p + need) by CAS on producer_position, writes -length (so a
-//         reader knows the size of a claim in progress), the type and the payload, then stores
-//         +length (release): the length word is the commit flag. The consumer reads records in
-//         position order, stops at the first length <= 0, and zeroes what it consumed before
-//         releasing it, so that a reserved-but-unwritten header reads 0 on the next lap.
-//   Both: the consumer releases a batch with one release store of consumer_position; producers
+//   mpsc: a producer reserves [p, p + need) by CAS on producer_position, writes
+//   -length (so a
+//         reader knows the size of a claim in progress), the type and the
+//         payload, then stores +length (release): the length word is the commit
+//         flag. The consumer reads records in position order, stops at the
+//         first length <= 0, and zeroes what it consumed before releasing it,
+//         so that a reserved-but-unwritten header reads 0 on the next lap.
+//   Both: the consumer releases a batch with one release store of
+//   consumer_position; producers
 //         load it (acquire) before reusing the bytes.
 //
 // Waking (the argument that no wake-up is lost)
-//   Consumer, before sleeping:  R seq=data_signal ; W consumer_waiting=1 ; heavy fence ;
+//   Consumer, before sleeping:  R seq=data_signal ; W consumer_waiting=1 ;
+//   heavy fence ;
 //                               R record ; futex_wait(data_signal, seq)
-//   Producer, after commit:     W record (commit) ; light fence ; R consumer_waiting ;
-//                               if 1: exchange(consumer_waiting, 0) == 1 ? data_signal++, wake
-//   The two fences make this a Dekker pair: at least one side sees the other's write. Either the
-//   consumer sees the record and does not sleep, or the producer sees the flag and wakes. The
-//   consumer reads data_signal (seq) *before* its re-check and the producer increments it
-//   *before* the futex wake, so a wake that lands between the re-check and futex_wait makes the
+//   Producer, after commit:     W record (commit) ; light fence ; R
+//   consumer_waiting ;
+//                               if 1: exchange(consumer_waiting, 0) == 1 ?
+//                               data_signal++, wake
+//   The two fences make this a Dekker pair: at least one side sees the other's
+//   write. Either the consumer sees the record and does not sleep, or the
+//   producer sees the flag and wakes. The consumer reads data_signal (seq)
+//   *before* its re-check and the producer increments it *before* the futex
+//   wake, so a wake that lands between the re-check and futex_wait makes the
 //   kernel's `*word == seq` test fail and futex_wait returns at once.
-//   The waker *claims* the announcement (exchange to 0), so one sleep costs one wake system call
-//   however many commits land while the sleeper is being scheduled. A waker whose exchange finds
-//   0 relies on whoever cleared it: another waker, which increments and wakes after its own
-//   exchange, hence after our sleeper read seq; or the sleeper itself, which is then awake.
-//   The light fence is a compiler barrier when this process registered for membarrier (the
-//   sleeper's heavy fence then runs a full barrier on our CPU); otherwise a seq_cst fence. If the
-//   heavy fence cannot be issued, the sleeper parks in 1 ms slices instead of trusting it.
-//   The same protocol, with producers_waiting (a flag any waiting producer sets) and
-//   space_signal, covers producers that wait for space while the consumer releases; the
-//   consumer claims the flag and wakes all of them. A producer never clears the flag itself
-//   (another producer may still be waiting); at worst that costs the consumer one extra wake.
+//   The waker *claims* the announcement (exchange to 0), so one sleep costs one
+//   wake system call however many commits land while the sleeper is being
+//   scheduled. A waker whose exchange finds 0 relies on whoever cleared it:
+//   another waker, which increments and wakes after its own exchange, hence
+//   after our sleeper read seq; or the sleeper itself, which is then awake. The
+//   light fence is a compiler barrier when this process registered for
+//   membarrier (the sleeper's heavy fence then runs a full barrier on our CPU);
+//   otherwise a seq_cst fence. If the heavy fence cannot be issued, the sleeper
+//   parks in 1 ms slices instead of trusting it. The same protocol, with
+//   producers_waiting (a flag any waiting producer sets) and space_signal,
+//   covers producers that wait for space while the consumer releases; the
+//   consumer claims the flag and wakes all of them. A producer never clears the
+//   flag itself (another producer may still be waiting); at worst that costs
+//   the consumer one extra wake.
 #include "shmring/ring.hpp"
 
 #include <algorithm>
@@ -113,8 +125,8 @@ using namespace detail;
 
 namespace detail {
 
-// Registered once per process. Keyed by pid because a fork()ed child is a new process for
-// membarrier and must register itself.
+// Registered once per process. Keyed by pid because a fork()ed child is a new
+// process for membarrier and must register itself.
 bool light_fences_enabled() {
   static std::mutex mutex;
   static uint32_t registered_pid = 0;
@@ -129,8 +141,9 @@ bool light_fences_enabled() {
 }
 
 namespace {
-// Slots this process holds, by key. A slot word that holds our own pid is ours only if it is in
-// this set; otherwise it was left by an earlier process that had our pid.
+// Slots this process holds, by key. A slot word that holds our own pid is ours
+// only if it is in this set; otherwise it was left by an earlier process that
+// had our pid.
 std::mutex& held_slots_mutex() {
   static std::mutex m;
   return m;
@@ -141,19 +154,21 @@ std::set<std::string>& held_slots() {
 }
 }  // namespace
 
-// Keyed by ring instance, not just name: a ring unlinked and re-created under the same name is
-// a different ring, and a handle of the old one must not release the new one's slot.
+// Keyed by ring instance, not just name: a ring unlinked and re-created under
+// the same name is a different ring, and a handle of the old one must not
+// release the new one's slot.
 std::string slot_key(const Mapping& m, const std::string& slot) {
   const RingHeader* h = m.header;
   return m.name + "@" + std::to_string(h->creation_time_ns) + ":" + std::to_string(h->creator_pid) +
          "/" + slot;
 }
 
-// Gives a slot back: only if it still holds our pid (a fork()ed child that inherited the
-// handle must not clear its parent's registration).
+// Gives a slot back: only if it still holds our pid (a fork()ed child that
+// inherited the handle must not clear its parent's registration).
 void release_slot(std::atomic<uint32_t>& pid_word, const std::string& key) {
   uint32_t me = platform::current_pid();
-  // release: our last counters and claim state are visible to whoever takes the slot next.
+  // release: our last counters and claim state are visible to whoever takes the
+  // slot next.
   if (pid_word.compare_exchange_strong(me, 0, std::memory_order_release,
                                        std::memory_order_relaxed)) {
     const std::lock_guard<std::mutex> lock(held_slots_mutex());
@@ -163,7 +178,8 @@ void release_slot(std::atomic<uint32_t>& pid_word, const std::string& key) {
 
 }  // namespace detail
 
-// ---- Ring ----------------------------------------------------------------------------------
+// ---- Ring
+// ----------------------------------------------------------------------------------
 
 Result<void> Ring::validate_name(std::string_view name) {
   auto bad = [&](const std::string& why) {
@@ -263,7 +279,8 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
   ro.sddl = o.security_descriptor;
   auto region = platform::create_region(name, total, ro);
   if (!region) return region.error();
-  // The object is fresh and zero-filled; nobody trusts it before magic is published.
+  // The object is fresh and zero-filled; nobody trusts it before magic is
+  // published.
   auto* h = reinterpret_cast<RingHeader*>(region->data());
   h->layout_version = layout::kLayoutVersion;
   h->kind = static_cast<uint32_t>(o.kind);
@@ -284,7 +301,8 @@ Result<Ring> Ring::create(std::string_view name, const CreateOptions& o) {
   h->tail_intent.store(o.initial_position, std::memory_order_relaxed);
   h->latest_position.store(o.initial_position, std::memory_order_relaxed);
   for (auto& cp : h->checkpoint) cp.store(o.initial_position, std::memory_order_relaxed);
-  // release: publishes every field above; pairs with the acquire load in validate_header().
+  // release: publishes every field above; pairs with the acquire load in
+  // validate_header().
   h->magic.store(layout::kMagic, std::memory_order_release);
   auto m = bind(name, std::move(region.value()), ro, true);
   if (!m) return m.error();
@@ -407,11 +425,12 @@ Stats Ring::stats() const {
   return s;
 }
 
-// A dead producer's claim intent is stale, and is cleared, when the claim does not overlap the
-// unread window [consumer, producer): either it was consumed already (the producer died after
-// committing, before clearing the intent) or it was never made (it died before its CAS).
-// Intents that overlap the window are left for the consumer's recovery (Consumer::stuck_claim);
-// note a claim with wrap padding may start behind the consumer and still cover it.
+// A dead producer's claim intent is stale, and is cleared, when the claim does
+// not overlap the unread window [consumer, producer): either it was consumed
+// already (the producer died after committing, before clearing the intent) or
+// it was never made (it died before its CAS). Intents that overlap the window
+// are left for the consumer's recovery (Consumer::stuck_claim); note a claim
+// with wrap padding may start behind the consumer and still cover it.
 static void clear_stale_intents(RingHeader* h, ProducerSlot* slots, uint32_t consumer,
                                 uint32_t producer) {
   for (uint32_t i = 0; i < h->max_producers; ++i) {
@@ -428,10 +447,13 @@ static void clear_stale_intents(RingHeader* h, ProducerSlot* slots, uint32_t con
 }
 
 // Takes a slot whose pid word is 0 or names a dead process. CAS loop cases:
-//  * word is 0 or dead and unchanged: our CAS installs our pid; the slot is ours.
-//  * another attacher changed it first: CAS fails and reloads; if the new owner is alive we
+//  * word is 0 or dead and unchanged: our CAS installs our pid; the slot is
+//  ours.
+//  * another attacher changed it first: CAS fails and reloads; if the new owner
+//  is alive we
 //    give up, otherwise we try again on the new (dead) value.
-//  * word is our own pid: ours already if this process holds it (busy), else a stale one.
+//  * word is our own pid: ours already if this process holds it (busy), else a
+//  stale one.
 bool detail::take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& previous,
                        const std::string& key) {
   const std::lock_guard<std::mutex> lock(held_slots_mutex());
@@ -445,7 +467,8 @@ bool detail::take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& p
       previous = seen;
       return false;
     }
-    // acq_rel: acquire the previous owner's final slot writes; release is harmless.
+    // acq_rel: acquire the previous owner's final slot writes; release is
+    // harmless.
     if (pid_word.compare_exchange_strong(seen, me, std::memory_order_acq_rel,
                                          std::memory_order_acquire)) {
       previous = seen;
@@ -465,8 +488,9 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   uint32_t index = 0;
   uint32_t holder = 0;
   const bool mpsc = h->kind == static_cast<uint32_t>(Kind::mpsc);
-  // First free slots, then slots of dead producers that hold no claim (a dead producer's
-  // claim must stay visible until the consumer has recovered it; stale intents are cleared).
+  // First free slots, then slots of dead producers that hold no claim (a dead
+  // producer's claim must stay visible until the consumer has recovered it;
+  // stale intents are cleared).
   clear_stale_intents(h, m.slots, h->consumer_position.load(std::memory_order_acquire),
                       h->producer_position.load(std::memory_order_acquire));
   for (int pass = 0; pass < 2 && slot == nullptr; ++pass) {
@@ -509,8 +533,8 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   }
   p.light_fences_ = light_fences_enabled();
   p.options_ = options;
-  // acquire: pairs with the previous producer's release store in commit() (spsc), so we resume
-  // exactly after the last published record.
+  // acquire: pairs with the previous producer's release store in commit()
+  // (spsc), so we resume exactly after the last published record.
   p.position_ = h->producer_position.load(std::memory_order_acquire);
   p.cached_consumer_ = h->consumer_position.load(std::memory_order_acquire);
   return p;
@@ -544,8 +568,9 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
   c.position_ = h->consumer_position.load(std::memory_order_acquire);
   c.cached_producer_ = c.position_;
   if (c.mpsc_) {
-    // A previous consumer may have died inside release(): it had delivered [position, target),
-    // announced target and was zeroing. Finish its release so nothing is delivered twice.
+    // A previous consumer may have died inside release(): it had delivered
+    // [position, target), announced target and was zeroing. Finish its release
+    // so nothing is delivered twice.
     const uint32_t target = h->consumer.release_target.load(std::memory_order_relaxed);
     const uint32_t p = h->producer_position.load(std::memory_order_acquire);
     if (target != c.position_) {
@@ -570,7 +595,8 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
   return c;
 }
 
-// ---- Producer ------------------------------------------------------------------------------
+// ---- Producer
+// ------------------------------------------------------------------------------
 
 Producer::Producer(Producer&& o) noexcept {
   *this = std::move(o);
@@ -625,10 +651,6 @@ uint32_t Producer::max_payload() const noexcept {
   return max_record_ - header_bytes_;
 }
 
-Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
-  return claim_once(type, size, out, true);
-}
-
 Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count_full) noexcept {
   if (claim_outstanding_) return Status::claim_pending;
   if (type >= layout::kReservedTypeBase) return Status::invalid_argument;
@@ -641,9 +663,10 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
     const uint32_t index = p & mask_;
     const uint32_t to_end = capacity_ - index;
     const uint32_t need = occupied <= to_end ? occupied : to_end + occupied;
-    // Announce the overwrite before touching a byte. relaxed store + release fence: the intent is
-    // ordered before every store below, so a reader whose copy saw any of them (and then runs
-    // its acquire fence) also sees this intent and discards the copy. Pairs with Reader::next.
+    // Announce the overwrite before touching a byte. relaxed store + release
+    // fence: the intent is ordered before every store below, so a reader whose
+    // copy saw any of them (and then runs its acquire fence) also sees this
+    // intent and discards the copy. Pairs with Reader::next.
     header_->tail_intent.store(p + need, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
     if (need > capacity_ - (p - header_->initial_position) &&
@@ -673,8 +696,9 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
     const uint32_t to_end = capacity_ - index;
     const uint32_t need = occupied <= to_end ? occupied : to_end + occupied;
     if (need > capacity_ - (p - cached_consumer_)) {
-      // acquire: pairs with the consumer's release store in release(): it has finished reading
-      // (and, in mpsc, zeroing) the bytes below that position, so we may overwrite them.
+      // acquire: pairs with the consumer's release store in release(): it has
+      // finished reading (and, in mpsc, zeroing) the bytes below that position,
+      // so we may overwrite them.
       cached_consumer_ = header_->consumer_position.load(std::memory_order_acquire);
       if (need > capacity_ - (p - cached_consumer_)) {
         if (count_full) detail::bump(slot_->full_count, 1);
@@ -687,7 +711,8 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
       at = 0;
     }
     auto* rec = reinterpret_cast<RecordHeader*>(area_ + at);
-    // relaxed: nothing is visible to the consumer until commit() stores the position (release).
+    // relaxed: nothing is visible to the consumer until commit() stores the
+    // position (release).
     rec->type.store(type, std::memory_order_relaxed);
     rec->length.store(static_cast<int32_t>(length), std::memory_order_relaxed);
     out =
@@ -699,13 +724,17 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
     return Status::ok;
   }
 
-  // mpsc CAS loop. Cases on each pass, with p the producer position we last read:
-  //  * not enough space against a fresh consumer position: full (a stale p can only make this
+  // mpsc CAS loop. Cases on each pass, with p the producer position we last
+  // read:
+  //  * not enough space against a fresh consumer position: full (a stale p can
+  //  only make this
   //    answer conservative: positions only grow).
-  //  * p went stale (another producer claimed first): the CAS fails, reloads p, and we retry.
+  //  * p went stale (another producer claimed first): the CAS fails, reloads p,
+  //  and we retry.
   //  * the CAS succeeds: [p, p + need) is ours; nobody else can claim it.
-  // Space is checked against a freshly loaded consumer position on every claim, never a cached
-  // one: with 32-bit positions an old cached value could be a whole 2^32 lap behind.
+  // Space is checked against a freshly loaded consumer position on every claim,
+  // never a cached one: with 32-bit positions an old cached value could be a
+  // whole 2^32 lap behind.
   uint32_t p = header_->producer_position.load(std::memory_order_relaxed);
   uint32_t index = 0, to_end = 0, need = 0;
   for (;;) {
@@ -723,22 +752,26 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
       if (count_full) detail::bump(slot_->full_count, 1);
       return Status::full;
     }
-    // Claim intent, read by the consumer only if we die before committing (stuck_claim()).
+    // Claim intent, read by the consumer only if we die before committing
+    // (stuck_claim()).
     slot_->claim_position.store(p, std::memory_order_relaxed);
     slot_->claim_length.store(need, std::memory_order_relaxed);
     slot_->claim_active.store(layout::kClaimIntent, std::memory_order_relaxed);
-    // release on success: the intent above is visible to a consumer that acquires a producer
-    // position at or past p + need (later CASes by others continue the release sequence).
-    // relaxed on failure: we only need the fresh value of p.
+    // release on success: the intent above is visible to a consumer that
+    // acquires a producer position at or past p + need (later CASes by others
+    // continue the release sequence). relaxed on failure: we only need the
+    // fresh value of p.
     if (header_->producer_position.compare_exchange_weak(p, p + need, std::memory_order_acq_rel,
                                                          std::memory_order_relaxed))
       break;
   }
-  // relaxed: only a recovering consumer reads it, after acquiring producer_position.
+  // relaxed: only a recovering consumer reads it, after acquiring
+  // producer_position.
   slot_->claim_active.store(layout::kClaimHeld, std::memory_order_relaxed);
-  // Post-check: if we were descheduled for a whole 2^32-byte lap between reading c and the CAS,
-  // the space may not be free after all. Then hold the claim, unwritten, until the consumer has
-  // released those bytes (it stops at our zero header and cannot overtake us).
+  // Post-check: if we were descheduled for a whole 2^32-byte lap between
+  // reading c and the CAS, the space may not be free after all. Then hold the
+  // claim, unwritten, until the consumer has released those bytes (it stops at
+  // our zero header and cannot overtake us).
   while ((p + need) - header_->consumer_position.load(std::memory_order_acquire) > capacity_) {
     platform::yield_thread();
   }
@@ -749,8 +782,8 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
   }
   auto* rec = reinterpret_cast<RecordHeader*>(area_ + at);
   rec->type.store(type, std::memory_order_relaxed);
-  // relaxed: -length only tells a reader (dump, recovery) how big the claim is; it is not a
-  // commit, and a reader treats <= 0 as "not ready".
+  // relaxed: -length only tells a reader (dump, recovery) how big the claim is;
+  // it is not a commit, and a reader treats <= 0 as "not ready".
   rec->length.store(-static_cast<int32_t>(length), std::memory_order_relaxed);
   out = Claim{area_ + at + layout::kRecordHeaderSize, size, p + (need - occupied), p + need, type};
   pending_position_ = out.position;
@@ -760,19 +793,21 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
   return Status::ok;
 }
 
-// commit() and abort() act on the claim this handle holds; the caller's Claim only has to be
-// that claim (matched by position). Its other fields are never trusted.
-void Producer::commit(Claim& claim) noexcept {
+// commit() and abort() act on the claim this handle holds; the caller's Claim
+// only has to be that claim (matched by position). Its other fields are never
+// trusted.
+void Producer::commit_slow(Claim& claim) noexcept {
   if (!claim_outstanding_ || claim.position != pending_position_) return;
   claim_outstanding_ = false;
   claim.data = nullptr;
   if (!mpsc_) {
     position_ = pending_end_;
-    // release: publishes the record bytes; pairs with the consumer's (reader's) acquire load.
+    // release: publishes the record bytes; pairs with the consumer's (reader's)
+    // acquire load.
     header_->producer_position.store(pending_end_, std::memory_order_release);
     if (broadcast_) {
-      // release, after the position: a reader that acquires latest/checkpoint also sees a
-      // producer position at or past that record.
+      // release, after the position: a reader that acquires latest/checkpoint
+      // also sees a producer position at or past that record.
       header_->latest_position.store(pending_position_, std::memory_order_release);
       const uint32_t chunk = (pending_position_ & mask_) >> checkpoint_shift_;
       if (chunk != last_checkpoint_) {
@@ -783,7 +818,8 @@ void Producer::commit(Claim& claim) noexcept {
     }
   } else {
     auto* rec = reinterpret_cast<RecordHeader*>(area_ + (pending_position_ & mask_));
-    // release: the commit flag; pairs with the consumer's acquire load of length in next().
+    // release: the commit flag; pairs with the consumer's acquire load of
+    // length in next().
     rec->length.store(static_cast<int32_t>(pending_size_ + layout::kRecordHeaderSize),
                       std::memory_order_release);
     slot_->claim_active.store(0, std::memory_order_relaxed);
@@ -799,36 +835,27 @@ void Producer::abort(Claim& claim) noexcept {
   claim.data = nullptr;
   detail::bump(slot_->aborts, 1);
   if (!mpsc_)
-    return;  // never published: the next claim reuses the space (broadcast: readers
-             // may already have discarded the announced bytes as overwritten)
-  // mpsc: the space is already reserved in the shared position; turn the record into padding
-  // (any wrap padding before it was committed at claim time).
+    return;  // never published: the next claim reuses the space (broadcast:
+             // readers may already have discarded the announced bytes as
+             // overwritten)
+  // mpsc: the space is already reserved in the shared position; turn the record
+  // into padding (any wrap padding before it was committed at claim time).
   const uint32_t index = pending_position_ & mask_;
   write_padding(area_, index, pending_end_ - pending_position_);
   slot_->claim_active.store(0, std::memory_order_relaxed);
   after_publish();
 }
 
-void Producer::after_publish() noexcept {
-  light_fence(light_fences_);  // see "Waking" at the top of this file
-  // The plain load keeps the streaming case to a read of a line that stays shared in our cache;
-  // the exchange (a locked RMW) runs only when a sleeper has announced itself.
-  if (header_->consumer_waiting.load(std::memory_order_relaxed) != 0 &&
-      header_->consumer_waiting.exchange(0, std::memory_order_relaxed) != 0) {
-    // release on the signal word: the futex value test happens after the increment.
+void Producer::wake_consumer() noexcept {
+  // Claim the announcement (a locked RMW, only when a sleeper has announced
+  // itself).
+  if (header_->consumer_waiting.exchange(0, std::memory_order_relaxed) != 0) {
+    // release on the signal word: the futex value test happens after the
+    // increment.
     header_->data_signal.fetch_add(1, std::memory_order_release);
     mapping_->data_notifier.wake_all();
     detail::bump(slot_->wakes_sent, 1);
   }
-}
-
-Status Producer::try_write(uint32_t type, const void* data, uint32_t size) noexcept {
-  Claim c;
-  const Status s = try_claim(type, size, c);
-  if (s != Status::ok) return s;
-  if (size != 0) std::memcpy(c.data, data, size);
-  commit(c);
-  return Status::ok;
 }
 
 Status Producer::claim(uint32_t type, uint32_t size, Claim& out, int64_t timeout_ns) noexcept {
@@ -892,7 +919,8 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
     }
     if (verdict == Status::full) {
       detail::bump(slot_->sleeps, 1);
-      // Sliced: a dead consumer never wakes us, so liveness is re-checked every 100 ms.
+      // Sliced: a dead consumer never wakes us, so liveness is re-checked every
+      // 100 ms.
       mapping_->space_notifier.wait(
           seq, slice(remaining_ns(deadline, now), fenced ? kLivenessSliceNs : kUnfencedSliceNs));
     }
@@ -900,7 +928,8 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
   }
 }
 
-// ---- Consumer ------------------------------------------------------------------------------
+// ---- Consumer
+// ------------------------------------------------------------------------------
 
 Consumer::Consumer(Consumer&& o) noexcept {
   *this = std::move(o);
@@ -957,8 +986,9 @@ Status Consumer::corrupt(uint32_t position, int32_t length, const char* why) noe
 void Consumer::release(uint32_t from, uint32_t to, uint64_t messages, uint64_t bytes) noexcept {
   auto& slot = header_->consumer;
   if (mpsc_) {
-    // Crash marker first: a consumer that dies while zeroing leaves target != position, and the
-    // next consumer finishes the release instead of re-reading half-zeroed records.
+    // Crash marker first: a consumer that dies while zeroing leaves target !=
+    // position, and the next consumer finishes the release instead of
+    // re-reading half-zeroed records.
     slot.release_target.store(to, std::memory_order_relaxed);
     const uint32_t index = from & mask_;
     const uint32_t bytes_total = to - from;
@@ -966,14 +996,16 @@ void Consumer::release(uint32_t from, uint32_t to, uint64_t messages, uint64_t b
     std::memset(area_ + index, 0, first);
     if (bytes_total > first) std::memset(area_, 0, bytes_total - first);
   }
-  // release: our reads (and zeroing) of [from, to) happen before any producer reuses the bytes;
-  // pairs with the producers' acquire loads of consumer_position in try_claim().
+  // release: our reads (and zeroing) of [from, to) happen before any producer
+  // reuses the bytes; pairs with the producers' acquire loads of
+  // consumer_position in try_claim().
   header_->consumer_position.store(to, std::memory_order_release);
   if (messages != 0) {
     detail::bump(slot.messages_read, messages);
     detail::bump(slot.bytes_read, bytes);
   }
-  light_fence(light_fences_);  // see "Waking": pairs with a waiting producer's heavy fence
+  detail::light_fence(light_fences_);  // see "Waking": pairs with a waiting
+                                       // producer's heavy fence
   if (header_->producers_waiting.load(std::memory_order_relaxed) != 0 &&
       header_->producers_waiting.exchange(0, std::memory_order_relaxed) != 0) {
     header_->space_signal.fetch_add(1, std::memory_order_release);
@@ -982,12 +1014,15 @@ void Consumer::release(uint32_t from, uint32_t to, uint64_t messages, uint64_t b
   }
 }
 
-// The record at `position` reads length <= 0 (mpsc only). Either the ring is empty there, or a
-// producer claimed it and is still writing, or that producer died. Recovery happens only when
-// the claim has been stuck for stuck_claim_timeout_ns and every producer whose claim covers it
-// is dead. Returns empty (wait), ok (recovered: padding now stands there; retry) or corrupt.
+// The record at `position` reads length <= 0 (mpsc only). Either the ring is
+// empty there, or a producer claimed it and is still writing, or that producer
+// died. Recovery happens only when the claim has been stuck for
+// stuck_claim_timeout_ns and every producer whose claim covers it is dead.
+// Returns empty (wait), ok (recovered: padding now stands there; retry) or
+// corrupt.
 Status Consumer::stuck_claim(uint32_t position) noexcept {
-  // acquire: pairs with the producers' release CAS; their claim intent is visible to us.
+  // acquire: pairs with the producers' release CAS; their claim intent is
+  // visible to us.
   const uint32_t p = header_->producer_position.load(std::memory_order_acquire);
   if (p == position) return Status::empty;
   const uint64_t now = platform::monotonic_ns();
@@ -999,14 +1034,18 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
   if (now - stuck_since_ns_ < static_cast<uint64_t>(options_.stuck_claim_timeout_ns))
     return Status::empty;
   clear_stale_intents(header_, producer_slots_, position_, p);
-  // Candidates: slots whose intent or held claim covers `position`. Case analysis:
-  //  * any candidate alive: it will commit, or (a CAS loser) move its intent; wait.
+  // Candidates: slots whose intent or held claim covers `position`. Case
+  // analysis:
+  //  * any candidate alive: it will commit, or (a CAS loser) move its intent;
+  //  wait.
   //  * a dead held claim: it is the real one (two held claims cannot overlap).
-  //  * only dead intents: the owner died between its CAS and marking the claim held, and the
-  //    others are stale intents of producers that died before their CAS. A single intent is the
-  //    owner; among several, the owner's end must meet the producer position, a written header
-  //    or another claim's start. If that still leaves a choice, keep waiting (and say so in
-  //    last_error) rather than guess.
+  //  * only dead intents: the owner died between its CAS and marking the claim
+  //  held, and the
+  //    others are stale intents of producers that died before their CAS. A
+  //    single intent is the owner; among several, the owner's end must meet the
+  //    producer position, a written header or another claim's start. If that
+  //    still leaves a choice, keep waiting (and say so in last_error) rather
+  //    than guess.
   uint32_t end = 0;
   ProducerSlot* owner = nullptr;
   ProducerSlot* intents[layout::kMaxProducers];
@@ -1182,7 +1221,8 @@ Status Consumer::wait_readable_until(uint64_t deadline) noexcept {
       return s;
     }
     int64_t cap = fenced ? kLivenessSliceNs : kUnfencedSliceNs;
-    // A claim in flight that might belong to a dead producer: wake up to re-check it.
+    // A claim in flight that might belong to a dead producer: wake up to
+    // re-check it.
     if (mpsc_ && header_->producer_position.load(std::memory_order_relaxed) != position_)
       cap =
           std::min<int64_t>(cap, std::max<int64_t>(options_.stuck_claim_timeout_ns / 4, 1'000'000));

@@ -1,17 +1,20 @@
 // shmring — C++ API.
 //
-//   auto ring = shmring::Ring::create("orders", {shmring::Kind::mpsc, 1 << 20});
-//   auto producer = ring->attach_producer();          // any process: Ring::open("orders")
-//   (void)producer->write(/*type*/ 7, "hello", 5, shmring::kForever);
-//   auto consumer = shmring::Ring::open("orders")->attach_consumer();
-//   consumer->read([](const shmring::RecordView& r) { use(r.type, r.data, r.size); },
+//   auto ring = shmring::Ring::create("orders", {shmring::Kind::mpsc, 1 <<
+//   20}); auto producer = ring->attach_producer();          // any process:
+//   Ring::open("orders") (void)producer->write(/*type*/ 7, "hello", 5,
+//   shmring::kForever); auto consumer =
+//   shmring::Ring::open("orders")->attach_consumer(); consumer->read([](const
+//   shmring::RecordView& r) { use(r.type, r.data, r.size); },
 //                  /*max*/ 64, /*timeout_ns*/ 1'000'000);
 //
-// Threading: a Ring may be shared by threads. A Producer or a Consumer handle is used by one
-// thread at a time (it caches positions); several producer threads attach several Producers.
-// Progress: every try_* call and poll() is lock-free and makes no system call while the peer is
-// awake. Blocking calls spin, yield, then park in the kernel according to the WaitStrategy.
-// Hot-path calls return Status and never throw or allocate. Cold-path calls return Result<T>.
+// Threading: a Ring may be shared by threads. A Producer or a Consumer handle
+// is used by one thread at a time (it caches positions); several producer
+// threads attach several Producers. Progress: every try_* call and poll() is
+// lock-free and makes no system call while the peer is awake. Blocking calls
+// spin, yield, then park in the kernel according to the WaitStrategy. Hot-path
+// calls return Status and never throw or allocate. Cold-path calls return
+// Result<T>.
 #pragma once
 
 #include <cstddef>
@@ -43,8 +46,8 @@ struct CreateOptions {
   uint32_t max_producers = layout::kDefaultProducers;  // mpsc producer slots (spsc: 1)
   uint32_t max_readers = layout::kDefaultReaders;      // broadcast reader slots (others: 0)
   uint32_t initial_position = 0;  // testing aid: start positions near 2^32 to cross the wrap
-  // Windows only (ignored / refused elsewhere): create in Global\ instead of Local\, and an
-  // explicit SDDL instead of the current-user-only DACL.
+  // Windows only (ignored / refused elsewhere): create in Global\ instead of
+  // Local\, and an explicit SDDL instead of the current-user-only DACL.
   bool global_namespace = false;
   std::string security_descriptor;
 };
@@ -62,21 +65,24 @@ struct WaitOptions {
 
 struct ProducerOptions {
   WaitOptions wait;
-  // A blocking write that finds the ring full while the consumer process is dead returns
-  // Status::consumer_dead (true) or keeps waiting for a new consumer until its timeout (false).
+  // A blocking write that finds the ring full while the consumer process is
+  // dead returns Status::consumer_dead (true) or keeps waiting for a new
+  // consumer until its timeout (false).
   bool fail_if_consumer_dead = true;
 };
 
 struct ConsumerOptions {
   WaitOptions wait;
-  // In an mpsc ring, how long a claimed-but-uncommitted record may block the consumer before it
-  // checks whether the claiming producer's process is alive. A dead owner's record becomes
-  // padding (counted in recovered_claims); a live one is always waited for.
+  // In an mpsc ring, how long a claimed-but-uncommitted record may block the
+  // consumer before it checks whether the claiming producer's process is alive.
+  // A dead owner's record becomes padding (counted in recovered_claims); a live
+  // one is always waited for.
   int64_t stuck_claim_timeout_ns = 200'000'000;
 };
 
-// Where a broadcast reader starts: the oldest record still retained (at a record boundary within
-// 1/16 of the capacity of the true oldest), or the newest record.
+// Where a broadcast reader starts: the oldest record still retained (at a
+// record boundary within 1/16 of the capacity of the true oldest), or the
+// newest record.
 enum class JoinAt : uint32_t { oldest = 0, newest = 1 };
 
 struct ReaderOptions {
@@ -138,7 +144,8 @@ struct Stats {
   PeerInfo consumer;
   uint64_t messages_read = 0, bytes_read = 0, consumer_sleeps = 0, consumer_wakes_sent = 0;
   uint64_t recovered_claims = 0, recovered_bytes = 0;
-  // producer side, summed over slots, plus each attached (or dead, unreleased) slot
+  // producer side, summed over slots, plus each attached (or dead, unreleased)
+  // slot
   uint64_t messages_written = 0, bytes_written = 0, full_count = 0, producer_sleeps = 0,
            producer_wakes_sent = 0, aborts = 0;
   std::vector<ProducerStats> producers;
@@ -156,13 +163,15 @@ class Producer;
 class Consumer;
 class Reader;
 
-// A named ring mapping. Closing it (destruction) unmaps; it never removes the name.
+// A named ring mapping. Closing it (destruction) unmaps; it never removes the
+// name.
 class Ring {
  public:
   static Result<Ring> create(std::string_view name, const CreateOptions& options);
   static Result<Ring> open(std::string_view name, const OpenOptions& options = {});
   static Result<void> unlink(std::string_view name, bool global_namespace = false);
-  // Checks a ring name: 1..63 characters of [A-Za-z0-9._-], not starting with '.', no "..".
+  // Checks a ring name: 1..63 characters of [A-Za-z0-9._-], not starting with
+  // '.', no "..".
   static Result<void> validate_name(std::string_view name);
 
   Result<Producer> attach_producer(const ProducerOptions& options = {});
@@ -187,12 +196,14 @@ class Ring {
 // Writes records. Detaches (frees its slot) on destruction.
 class Producer {
  public:
-  // Reserves space for a `size`-byte record of `type`. ok / full / too_large / claim_pending /
-  // invalid_argument. At most one claim is outstanding per Producer.
+  // Reserves space for a `size`-byte record of `type`. ok / full / too_large /
+  // claim_pending / invalid_argument. At most one claim is outstanding per
+  // Producer.
   [[nodiscard]] Status try_claim(uint32_t type, uint32_t size, Claim& out) noexcept;
-  // Publishes the outstanding claim (`claim` must be it; anything else is ignored). In an mpsc
-  // ring, records from different producers become readable in position order: a slow writer holds
-  // back later, already-committed records.
+  // Publishes the outstanding claim (`claim` must be it; anything else is
+  // ignored). In an mpsc ring, records from different producers become readable
+  // in position order: a slow writer holds back later, already-committed
+  // records.
   void commit(Claim& claim) noexcept;
   // Withdraws a claim; the space is skipped as padding.
   void abort(Claim& claim) noexcept;
@@ -216,6 +227,8 @@ class Producer {
   Producer() = default;
   void detach() noexcept;
   Status claim_once(uint32_t type, uint32_t size, Claim& out, bool count_full) noexcept;
+  void commit_slow(Claim& claim) noexcept;  // mpsc, broadcast, and misuse
+  void wake_consumer() noexcept;
   Status wait_for_space(uint32_t type, uint32_t size, Claim& out, int64_t timeout_ns) noexcept;
   void after_publish() noexcept;
 
@@ -232,22 +245,24 @@ class Producer {
   uint32_t checkpoint_shift_ = 0;                      // broadcast: log2(capacity / 16)
   uint32_t last_checkpoint_ = ~0u;
   uint64_t sequence_ = 0;  // broadcast: sequence of the next record
-  uint32_t pending_position_ = 0, pending_end_ = 0, pending_size_ = 0;  // outstanding claim
+  uint32_t pending_position_ = 0, pending_end_ = 0,
+           pending_size_ = 0;  // outstanding claim
   uint32_t slot_index_ = 0;
   uint32_t position_ = 0;         // spsc: our committed position (we are its only writer)
   uint32_t cached_consumer_ = 0;  // last consumer position we read; refreshed when short
   ProducerOptions options_;
 };
 
-// Reads a broadcast ring without ever slowing its producer. Each Reader has its own cursor; many
-// readers in many processes may read one ring. A record is copied into the reader's buffer and
-// delivered only after checking that the producer had not started to overwrite it (no torn
-// record is ever returned). A reader that was overtaken counts the records it lost (exactly,
-// by sequence number) and resynchronises to the newest record.
+// Reads a broadcast ring without ever slowing its producer. Each Reader has its
+// own cursor; many readers in many processes may read one ring. A record is
+// copied into the reader's buffer and delivered only after checking that the
+// producer had not started to overwrite it (no torn record is ever returned). A
+// reader that was overtaken counts the records it lost (exactly, by sequence
+// number) and resynchronises to the newest record.
 class Reader {
  public:
-  // Delivers up to `max` records; the view points into the reader's own copy, valid until the
-  // next call. ok / empty / corrupt.
+  // Delivers up to `max` records; the view points into the reader's own copy,
+  // valid until the next call. ok / empty / corrupt.
   template <class Handler>
   [[nodiscard]] PollResult poll(Handler&& handler, std::size_t max = 1024) noexcept {
     PollResult r;
@@ -269,7 +284,8 @@ class Reader {
       if (r.count > 0 || r.status != Status::empty) return r;
       const Status w = wait_readable(timeout_ns);
       if (w != Status::ok) return PollResult{0, w};
-      timeout_ns = 0;  // one wait per call; a record can vanish (overwritten) after waking
+      timeout_ns = 0;  // one wait per call; a record can vanish (overwritten)
+                       // after waking
     }
   }
   // Copy-out of one record. too_large reports its size and skips nothing.
@@ -313,32 +329,37 @@ class Reader {
   ReaderOptions options_;
 };
 
-// Reads records in order. One consumer per ring at a time; a new one may replace a dead one.
+// Reads records in order. One consumer per ring at a time; a new one may
+// replace a dead one.
 class Consumer {
  public:
-  // Delivers up to `max` committed records to `handler(const RecordView&)` and then releases
-  // them all with one store of the consumer position. The view's bytes are valid only inside
-  // the call. The handler must not throw; if it does, the batch is not released and will be
-  // delivered again. Returns count and ok / empty / corrupt.
+  // Delivers up to `max` committed records to `handler(const RecordView&)` and
+  // then releases them all with one store of the consumer position. The view's
+  // bytes are valid only inside the call. The handler must not throw; if it
+  // does, the batch is not released and will be delivered again. Returns count
+  // and ok / empty / corrupt.
   template <class Handler>
   [[nodiscard]] PollResult poll(Handler&& handler, std::size_t max = 1024) noexcept;
 
-  // Blocking poll: waits up to timeout_ns for at least one record. ok / timeout / corrupt
-  // (invalid_argument for max == 0).
+  // Blocking poll: waits up to timeout_ns for at least one record. ok / timeout
+  // / corrupt (invalid_argument for max == 0).
   template <class Handler>
   [[nodiscard]] PollResult read(Handler&& handler, std::size_t max, int64_t timeout_ns) noexcept;
 
-  // Copy-out of one record into buf. too_large leaves the record in place and reports its size.
+  // Copy-out of one record into buf. too_large leaves the record in place and
+  // reports its size.
   [[nodiscard]] Status try_read(void* buf, uint32_t capacity, uint32_t& size,
                                 uint32_t& type) noexcept;
   [[nodiscard]] Status read(void* buf, uint32_t capacity, uint32_t& size, uint32_t& type,
                             int64_t timeout_ns) noexcept;
 
-  // Waits until a record is readable (ok), or timeout / corrupt, without consuming it.
+  // Waits until a record is readable (ok), or timeout / corrupt, without
+  // consuming it.
   [[nodiscard]] Status wait_readable(int64_t timeout_ns) noexcept;
 
   void set_wait(const WaitOptions& w) noexcept { options_.wait = w; }
-  // Describes why the handle returned corrupt (names the ring, the position and the value).
+  // Describes why the handle returned corrupt (names the ring, the position and
+  // the value).
   const std::string& last_error() const noexcept { return last_error_; }
 
   Consumer(Consumer&&) noexcept;
@@ -351,7 +372,8 @@ class Consumer {
   void detach() noexcept;
   static uint64_t deadline_after(int64_t timeout_ns) noexcept;  // UINT64_MAX = none
   Status wait_readable_until(uint64_t deadline_ns) noexcept;
-  // Next readable record at position_, or nullptr (then status says empty or corrupt).
+  // Next readable record at position_, or nullptr (then status says empty or
+  // corrupt).
   const layout::RecordHeader* next(int32_t& length, Status& status) noexcept;
   void release(uint32_t from, uint32_t to, uint64_t messages, uint64_t bytes) noexcept;
   Status stuck_claim(uint32_t position) noexcept;
@@ -373,15 +395,93 @@ class Consumer {
   ConsumerOptions options_;
 };
 
-// ---- inline hot paths ----------------------------------------------------------------------
+// ---- inline hot paths
+// ----------------------------------------------------------------------
 
 namespace detail {
-// A counter with exactly one writing process: relaxed load + store, no locked instruction.
-// Readers (stat) may see a slightly old value, never a torn one (64-bit lock-free atomics).
+// A counter with exactly one writing process: relaxed load + store, no locked
+// instruction. Readers (stat) may see a slightly old value, never a torn one
+// (64-bit lock-free atomics).
 inline void bump(std::atomic<uint64_t>& counter, uint64_t by) noexcept {
   counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
+
+// The streaming side of the Dekker pair described at the top of
+// core/src/ring.cpp ("Waking"): a compiler barrier when this process registered
+// for the sleeper's heavy fence, else a full seq_cst fence.
+inline void light_fence(bool light) noexcept {
+  if (light) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
 }  // namespace detail
+
+// spsc fast paths are inline (the benchmark-relevant case); everything else is
+// in ring.cpp.
+inline Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
+  if (mpsc_ || broadcast_ || claim_outstanding_ || type >= layout::kReservedTypeBase ||
+      size > max_record_ - layout::kRecordHeaderSize)
+    return claim_once(type, size, out, true);
+  const uint32_t length = size + layout::kRecordHeaderSize;
+  const uint32_t occupied = layout::align_record(length);
+  const uint32_t p = position_;
+  const uint32_t index = p & mask_;
+  if (occupied > capacity_ - index) return claim_once(type, size, out, true);  // wrap padding
+  if (occupied > capacity_ - (p - cached_consumer_)) {
+    // acquire: pairs with the consumer's release store in release(); it has
+    // finished reading the bytes below that position, so we may overwrite them.
+    cached_consumer_ = header_->consumer_position.load(std::memory_order_acquire);
+    if (occupied > capacity_ - (p - cached_consumer_)) {
+      detail::bump(slot_->full_count, 1);
+      return Status::full;
+    }
+  }
+  auto* rec = reinterpret_cast<layout::RecordHeader*>(area_ + index);
+  // relaxed: nothing is visible to the consumer until commit() stores the
+  // position (release).
+  rec->type.store(type, std::memory_order_relaxed);
+  rec->length.store(static_cast<int32_t>(length), std::memory_order_relaxed);
+  out = Claim{area_ + index + layout::kRecordHeaderSize, size, p, p + occupied, type};
+  pending_position_ = p;
+  pending_end_ = p + occupied;
+  pending_size_ = size;
+  claim_outstanding_ = true;
+  return Status::ok;
+}
+
+inline void Producer::commit(Claim& claim) noexcept {
+  if (mpsc_ || broadcast_ || !claim_outstanding_ || claim.position != pending_position_) {
+    commit_slow(claim);
+    return;
+  }
+  claim_outstanding_ = false;
+  claim.data = nullptr;
+  position_ = pending_end_;
+  // release: publishes the record bytes; pairs with the consumer's acquire load
+  // in next().
+  header_->producer_position.store(pending_end_, std::memory_order_release);
+  detail::bump(slot_->messages_written, 1);
+  detail::bump(slot_->bytes_written, pending_size_);
+  after_publish();
+}
+
+inline void Producer::after_publish() noexcept {
+  detail::light_fence(light_fences_);
+  // A plain load: in a stream this line stays shared in our cache and costs
+  // nothing.
+  if (header_->consumer_waiting.load(std::memory_order_relaxed) != 0) wake_consumer();
+}
+
+inline Status Producer::try_write(uint32_t type, const void* data, uint32_t size) noexcept {
+  Claim c;
+  const Status s = try_claim(type, size, c);
+  if (s != Status::ok) return s;
+  if (size != 0) std::memcpy(c.data, data, size);
+  commit(c);
+  return Status::ok;
+}
 
 inline const layout::RecordHeader* Consumer::next(int32_t& length, Status& status) noexcept {
   if (broken_) {
@@ -390,8 +490,8 @@ inline const layout::RecordHeader* Consumer::next(int32_t& length, Status& statu
   }
   if (!mpsc_) {
     if (position_ == cached_producer_) {
-      // acquire: pairs with the producer's release store in commit(); makes the record bytes
-      // before that position visible to us.
+      // acquire: pairs with the producer's release store in commit(); makes the
+      // record bytes before that position visible to us.
       cached_producer_ = header_->producer_position.load(std::memory_order_acquire);
       if (position_ == cached_producer_) {
         status = Status::empty;
@@ -401,9 +501,10 @@ inline const layout::RecordHeader* Consumer::next(int32_t& length, Status& statu
   }
   const uint32_t index = position_ & mask_;
   auto* rec = reinterpret_cast<const layout::RecordHeader*>(area_ + index);
-  // acquire: in mpsc, pairs with the producer's release store of the positive length in
-  // commit()/abort() (and the consumer's own recovery); the payload written before it is
-  // visible. In spsc the position load above already ordered it; acquire is free on x86/ARMv8.
+  // acquire: in mpsc, pairs with the producer's release store of the positive
+  // length in commit()/abort() (and the consumer's own recovery); the payload
+  // written before it is visible. In spsc the position load above already
+  // ordered it; acquire is free on x86/ARMv8.
   length = rec->length.load(std::memory_order_acquire);
   if (length <= 0) {
     if (!mpsc_) {
@@ -438,8 +539,9 @@ PollResult Consumer::poll(Handler&& handler, std::size_t max) noexcept {
   const uint32_t start = position_;
   uint64_t bytes = 0;
   Status status = Status::ok;
-  // A batch never spans more than one lap: in mpsc, the bytes a lap behind us are still the
-  // records of this batch (zeroed only at release), and their headers must not be re-read.
+  // A batch never spans more than one lap: in mpsc, the bytes a lap behind us
+  // are still the records of this batch (zeroed only at release), and their
+  // headers must not be re-read.
   while (result.count < max && position_ - start < capacity_) {
     int32_t length = 0;
     const layout::RecordHeader* rec = next(length, status);
