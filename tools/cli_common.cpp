@@ -1,5 +1,10 @@
 #include "cli_common.hpp"
 
+#if defined(_WIN32)
+#include <fcntl.h>
+#include <io.h>
+#endif
+
 #include <cstdio>
 #include <limits>
 
@@ -198,6 +203,32 @@ std::string human_bytes(uint64_t bytes) {
   else
     std::snprintf(buf, sizeof buf, "%.1f %s", v, units[unit]);
   return buf;
+}
+
+bool read_line(std::FILE* in, std::string& line) {
+  line.clear();
+  int c = 0;
+  while ((c = std::getc(in)) != EOF && c != '\n') line.push_back(static_cast<char>(c));
+  if (c == EOF && (line.empty() || std::ferror(in))) return false;
+#if defined(_WIN32)
+  if (c == '\n' && !line.empty() && line.back() == '\r') line.pop_back();
+#endif
+  return true;
+}
+
+void binary_stdio() {
+#if defined(_WIN32)
+  (void)_setmode(_fileno(stdin), _O_BINARY);
+  (void)_setmode(_fileno(stdout), _O_BINARY);
+#endif
+}
+
+bool utc_time_of(std::time_t seconds, std::tm& out) {
+#if defined(_WIN32)
+  return gmtime_s(&out, &seconds) == 0;
+#else
+  return gmtime_r(&seconds, &out) != nullptr;
+#endif
 }
 
 }  // namespace shmring::tools

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -84,5 +86,17 @@ int print_help(const char* text);
 
 const char* kind_name(Kind kind) noexcept;
 std::string human_bytes(uint64_t bytes);  // "1 MiB", "1.5 KiB", "300 B"
+
+// ---- the few things that differ between operating systems -----------------------------------
+
+// Reads one line of `in` into `line` without its '\n' (any bytes, NUL included; a last line may
+// lack the '\n'). false at end of input or on error (check ferror). On Windows the standard
+// streams are binary (see binary_stdio), and a "\r\n" line ending counts as one newline.
+bool read_line(std::FILE* in, std::string& line);
+// Windows: switches stdin and stdout to binary mode, so that payloads pass unchanged (no CRLF
+// translation, no Ctrl-Z end of file). Elsewhere nothing to do.
+void binary_stdio();
+// gmtime_r / gmtime_s.
+bool utc_time_of(std::time_t seconds, std::tm& out);
 
 }  // namespace shmring::tools

@@ -10,6 +10,7 @@
 
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
+#include "cli_format.hpp"
 #include "shmring/platform.hpp"
 
 namespace shmring::tools {
@@ -36,10 +37,12 @@ const char* const kSendHelp =
     "Several 'send' processes may feed one mpsc ring at the same time.\n"
     "\n"
     "send blocks while the ring is full and never drops a record. If the ring is\n"
-    "full and its consumer process has died, send fails (exit 1).\n"
+    "full and its consumer process has died, send fails (exit 1). On a broadcast\n"
+    "ring send never blocks: the oldest records are overwritten.\n"
     "\n"
     "  --type N         type id stored with every record, 0..4294901759 (default 0)\n"
     "  --timeout-ms MS  fail (exit 3) when one record waits more than MS for space\n"
+    "  --global         Windows: the ring is in Global\\\n"
     "  --               end of options: later arguments are messages\n";
 
 namespace {
@@ -87,17 +90,10 @@ class Sender {
   uint64_t sent_ = 0;
 };
 
-// Owns a getline() buffer.
-struct LineBuffer {
-  char* data = nullptr;
-  std::size_t capacity = 0;
-  ~LineBuffer() { std::free(data); }
-};
-
 }  // namespace
 
 int cmd_send(const std::vector<std::string>& argv) {
-  const Args args(argv, {{"--type", true}, {"--timeout-ms", true}});
+  const Args args(argv, {{"--type", true}, {"--timeout-ms", true}, {"--global", false}});
   if (args.help()) return print_help(kSendHelp);
   const std::string name = ring_name_argument(args.positionals(), true);
   uint32_t type = 0;
@@ -105,8 +101,10 @@ int cmd_send(const std::vector<std::string>& argv) {
     type = static_cast<uint32_t>(parse_uint(*t, "--type", layout::kReservedTypeBase - 1));
   int64_t timeout_ns = kForever;
   if (auto t = args.value("--timeout-ms")) timeout_ns = parse_timeout_ms(*t, "--timeout-ms");
+  OpenOptions open_options;
+  open_options.global_namespace = args.has("--global");
 
-  Ring ring = must(Ring::open(name));
+  Ring ring = must(Ring::open(name, open_options));
   Producer producer = must(ring.attach_producer());
   Sender sender(name, ring, producer, type, timeout_ns);
 
@@ -116,18 +114,15 @@ int cmd_send(const std::vector<std::string>& argv) {
       sender.send(positionals[i].data(), positionals[i].size());
     return kExitOk;
   }
-  LineBuffer line;
+  std::string line;
   for (;;) {
     errno = 0;
-    const ssize_t n = ::getline(&line.data, &line.capacity, stdin);
-    if (n < 0) {
+    if (!read_line(stdin, line)) {
       if (std::ferror(stdin))
         fail(kExitError, std::string("reading standard input: ") + std::strerror(errno));
       break;
     }
-    std::size_t size = static_cast<std::size_t>(n);
-    if (size > 0 && line.data[size - 1] == '\n') --size;
-    sender.send(line.data, size);
+    sender.send(line.data(), line.size());
   }
   return kExitOk;
 }
@@ -146,47 +141,11 @@ const char* const kRecvHelp =
     "  --timeout-ms MS   overall deadline. With --count, reaching it before N records\n"
     "                    is a failure (exit 3); without, recv stops there (exit 0)\n"
     "  --hex             print every payload as hex\n"
+    "  --global          Windows: the ring is in Global\\\n"
     "\n"
     "With neither --count nor --timeout-ms, recv runs until it is killed.\n";
 
 namespace {
-
-// Printable: valid UTF-8 without control characters (tab allowed).
-bool printable_text(const unsigned char* p, std::size_t n) {
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned c = p[i];
-    if (c < 0x80) {
-      if ((c < 0x20 && c != '\t') || c == 0x7F) return false;
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    const bool overlong =
-        (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-    if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp < 0xA0) return false;
-    i += len;
-  }
-  return true;
-}
 
 // The poll() handler: must not throw, so it only writes to stdout with stdio.
 struct RecordPrinter {
@@ -225,15 +184,21 @@ struct RecordPrinter {
 }  // namespace
 
 int cmd_recv(const std::vector<std::string>& argv) {
-  const Args args(argv, {{"--count", true}, {"--timeout-ms", true}, {"--hex", false}});
+  const Args args(
+      argv, {{"--count", true}, {"--timeout-ms", true}, {"--hex", false}, {"--global", false}});
   if (args.help()) return print_help(kRecvHelp);
   const std::string name = ring_name_argument(args.positionals(), false);
   std::optional<uint64_t> count;
   if (auto c = args.value("--count")) count = parse_uint(*c, "--count", UINT64_MAX);
   std::optional<int64_t> timeout_ns;
   if (auto t = args.value("--timeout-ms")) timeout_ns = parse_timeout_ms(*t, "--timeout-ms");
+  OpenOptions open_options;
+  open_options.global_namespace = args.has("--global");
 
-  Ring ring = must(Ring::open(name));
+  Ring ring = must(Ring::open(name, open_options));
+  if (ring.kind() == Kind::broadcast)
+    usage_error(ring_prefix(name) +
+                "a broadcast ring has readers, not a consumer: use 'shmring tail " + name + " -f'");
   Consumer consumer = must(ring.attach_consumer());
   const RecordPrinter printer{args.has("--hex")};
   const uint64_t start = platform::monotonic_ns();

@@ -30,12 +30,21 @@ const char* const kMainHelp =
     "  create NAME --capacity BYTES ...   create a ring\n"
     "  send NAME [MESSAGE...]             write records (arguments, or one per stdin line)\n"
     "  recv NAME [--count N]              read records and print one per line\n"
-    "  stat NAME [--json]                 show geometry, positions, counters and peers\n"
+    "  stat NAME [--json]                 show geometry, positions, counters, rates, peers\n"
     "  rm NAME                            remove a ring's name\n"
     "  help [COMMAND]                     show this help, or a command's\n"
     "\n"
+    "inspection (read-only: never consumes, never writes a byte of a ring):\n"
+    "  ls [--json]                        list rings and counters regions, mark stale ones\n"
+    "  dump NAME [--from ...] [--max N]   print the records held, without consuming them\n"
+    "  watch NAME                         live view: fill, rates, peers (q to quit)\n"
+    "  tail NAME [-f]                     newest records; -f follows (broadcast: as a reader)\n"
+    "  counters NAME [--json] [--watch]   a counters region's counters, or a ring's own\n"
+    "\n"
     "A ring NAME is 1 to 63 characters of [A-Za-z0-9._-], not starting with '.'.\n"
     "On Linux ring NAME is the shared-memory object /dev/shm/shmring.NAME.\n"
+    "On Windows it is the named file mapping Local\\shmring.NAME (Global\\ with\n"
+    "--global), which exists only while some process has it open.\n"
     "Sizes take binary suffixes: 64k = 65536, 1M = 1048576.\n"
     "\n"
     "exit status: 0 success, 1 error, 2 usage error, 3 timeout\n"
@@ -53,6 +62,11 @@ const Command kCommands[] = {
     {"recv", cmd_recv, &kRecvHelp},
     {"stat", cmd_stat, &kStatHelp},
     {"rm", cmd_rm, &kRmHelp},
+    {"ls", cmd_ls, &kLsHelp},
+    {"dump", cmd_dump, &kDumpHelp},
+    {"watch", cmd_watch, &kWatchHelp},
+    {"tail", cmd_tail, &kTailHelp},
+    {"counters", cmd_counters, &kCountersHelp},
 };
 
 const Command* find_command(const std::string& name) {
@@ -100,26 +114,43 @@ std::string ring_name_argument(const std::vector<std::string>& positionals, bool
 // ---- create ----------------------------------------------------------------------------------
 
 const char* const kCreateHelp =
-    "usage: shmring create NAME --capacity BYTES [--kind spsc|mpsc] [--mode OCTAL]\n"
-    "                           [--max-record BYTES] [--producers N]\n"
+    "usage: shmring create NAME --capacity BYTES [--kind spsc|mpsc|broadcast]\n"
+    "                           [--mode OCTAL] [--max-record BYTES] [--producers N]\n"
+    "                           [--readers N] [--hold]\n"
+    "                           [--sddl SDDL] [--global]\n"
     "\n"
     "Creates ring NAME as the shared-memory object /dev/shm/shmring.NAME. It stays\n"
     "until 'shmring rm NAME' (or a reboot). Fails if NAME already exists.\n"
+    "On Windows NAME is the file mapping Local\\shmring.NAME, and it disappears when\n"
+    "the last process that has it open closes it: use --hold to keep it.\n"
     "\n"
     "  --capacity BYTES    size of the record area: a power of two in [256, 1G],\n"
     "                      e.g. 4096, 64k, 1M\n"
-    "  --kind spsc|mpsc    spsc: one producer process (default); mpsc: many\n"
+    "  --kind KIND         spsc: one producer process (default); mpsc: many;\n"
+    "                      broadcast: one producer that never blocks, and any number\n"
+    "                      of readers, each with its own cursor (see 'shmring tail')\n"
     "  --mode OCTAL        permission bits of the object (default 600: owner only)\n"
     "  --max-record BYTES  largest record including its 8-byte header: a multiple of 8\n"
     "                      in [16, capacity/2] (default capacity/8)\n"
-    "  --producers N       mpsc only: producer slots, 1..64 (default 16)\n";
+    "  --producers N       mpsc only: producer slots, 1..64 (default 16)\n"
+    "  --readers N         broadcast only: reader slots, 1..64 (default 16)\n"
+    "  --hold              keep the ring open, and this process running, until standard\n"
+    "                      input reaches end of file (or the command is interrupted)\n"
+    "  --sddl SDDL         Windows: the security descriptor of the ring's objects,\n"
+    "                      instead of the default (the current user only)\n"
+    "  --global            Windows: create in Global\\ instead of Local\\ (outside\n"
+    "                      session 0 this needs SeCreateGlobalPrivilege)\n";
 
 int cmd_create(const std::vector<std::string>& argv) {
   const Args args(argv, {{"--capacity", true},
                          {"--kind", true},
                          {"--mode", true},
                          {"--max-record", true},
-                         {"--producers", true}});
+                         {"--producers", true},
+                         {"--readers", true},
+                         {"--hold", false},
+                         {"--sddl", true},
+                         {"--global", false}});
   if (args.help()) return print_help(kCreateHelp);
   const std::string name = ring_name_argument(args.positionals(), false);
   CreateOptions options;
@@ -136,29 +167,55 @@ int cmd_create(const std::vector<std::string>& argv) {
         static_cast<uint32_t>(parse_uint(*producers, "--producers", layout::kMaxProducers));
     if (options.kind == Kind::spsc && options.max_producers != 1)
       usage_error("--producers applies to mpsc rings (an spsc ring has exactly one producer)");
+    if (options.kind == Kind::broadcast && options.max_producers != 1)
+      usage_error("--producers applies to mpsc rings (a broadcast ring has one producer)");
   }
+  if (auto readers = args.value("--readers")) {
+    if (options.kind != Kind::broadcast) usage_error("--readers applies to broadcast rings");
+    options.max_readers =
+        static_cast<uint32_t>(parse_uint(*readers, "--readers", layout::kMaxReaders));
+  }
+  if (auto sddl = args.value("--sddl")) options.security_descriptor = *sddl;
+  options.global_namespace = args.has("--global");
   Ring ring = must(Ring::create(name, options));
   std::printf("created ring '%s' (%s, capacity %u bytes, max payload %u bytes, mode %03o) at %s\n",
               name.c_str(), kind_name(ring.kind()), ring.capacity(), ring.max_payload(),
               options.mode, platform::object_name(name).c_str());
+  if (args.has("--hold")) {
+    std::fprintf(stderr, "holding ring '%s' open until standard input closes\n", name.c_str());
+    std::fflush(stdout);
+    while (std::getc(stdin) != EOF) {
+    }
+    return kExitOk;
+  }
+#if defined(_WIN32)
+  std::fprintf(stderr,
+               "note: a Windows ring exists only while a process has it open; unless one "
+               "does, '%s' is gone when this command exits (see --hold)\n",
+               name.c_str());
+#endif
   return kExitOk;
 }
 
 // ---- rm ----------------------------------------------------------------------------------------
 
 const char* const kRmHelp =
-    "usage: shmring rm NAME [--force]\n"
+    "usage: shmring rm NAME [--force] [--global]\n"
     "\n"
     "Removes ring NAME (the object /dev/shm/shmring.NAME). Processes that have it\n"
     "mapped keep using it until they close it; new opens fail.\n"
+    "On Windows a ring has no name to remove: it disappears when the last process\n"
+    "that has it open closes it (e.g. 'shmring create --hold' ends). There rm only\n"
+    "checks that NAME exists.\n"
     "\n"
-    "  --force   succeed even if NAME does not exist\n";
+    "  --force    succeed even if NAME does not exist\n"
+    "  --global   Windows: the ring is in Global\\\n";
 
 int cmd_rm(const std::vector<std::string>& argv) {
-  const Args args(argv, {{"--force", false}});
+  const Args args(argv, {{"--force", false}, {"--global", false}});
   if (args.help()) return print_help(kRmHelp);
   const std::string name = ring_name_argument(args.positionals(), false);
-  auto removed = Ring::unlink(name);
+  auto removed = Ring::unlink(name, args.has("--global"));
   if (!removed && !(args.has("--force") && removed.error().code == ErrorCode::not_found))
     library_error(removed.error());
   return kExitOk;
@@ -169,6 +226,7 @@ int cmd_rm(const std::vector<std::string>& argv) {
 int main(int argc, char** argv) {
   using namespace shmring::tools;
   std::string command;
+  binary_stdio();
   try {
     return run(std::vector<std::string>(argv + 1, argv + argc), command);
   } catch (const Failure& f) {

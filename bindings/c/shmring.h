@@ -62,6 +62,8 @@ extern "C" {
 #define SHMRING_FOREVER ((int64_t)-1)          /* timeout_ns meaning "no deadline" */
 #define SHMRING_NAME_MAX 63                    /* characters in a ring name */
 #define SHMRING_MAX_PRODUCERS 64               /* producer slots an mpsc ring can have */
+#define SHMRING_MAX_READERS 64                 /* reader slots a broadcast ring can have */
+#define SHMRING_COUNTER_LABEL_MAX 39           /* bytes in a counter label (NUL excluded) */
 #define SHMRING_RESERVED_TYPE_BASE 0xFFFF0000u /* record type ids >= this are the library's */
 
 /* ---- status and error codes -------------------------------------------------------------- */
@@ -112,8 +114,9 @@ SHMRING_API const char* shmring_error_code_str(shmring_error_code_t code);
 /* ---- options ----------------------------------------------------------------------------- */
 
 typedef enum shmring_kind {
-  SHMRING_KIND_SPSC = 1, /* one producer, one consumer */
-  SHMRING_KIND_MPSC = 2  /* up to max_producers producers (any processes), one consumer */
+  SHMRING_KIND_SPSC = 1,     /* one producer, one consumer */
+  SHMRING_KIND_MPSC = 2,     /* up to max_producers producers (any processes), one consumer */
+  SHMRING_KIND_BROADCAST = 3 /* one producer that never blocks, up to max_readers readers */
 } shmring_kind_t;
 
 typedef enum shmring_wait_strategy {
@@ -129,6 +132,7 @@ typedef struct shmring_create_options {
   uint32_t mode;             /* permission bits of the OS object, within 0777 */
   uint32_t max_producers;    /* mpsc producer slots, 1..64 (ignored for spsc) */
   uint32_t initial_position; /* testing aid: start positions near 2^32 to cross the wrap */
+  uint32_t max_readers;      /* broadcast reader slots, 1..64 (ignored for spsc and mpsc) */
 } shmring_create_options_t;
 
 typedef struct shmring_producer_options {
@@ -148,8 +152,9 @@ typedef struct shmring_consumer_options {
 } shmring_consumer_options_t;
 
 /* Fill an options struct with the library defaults: spsc, 1 MiB, max_record_size 0, mode 0600,
- * 16 producer slots, initial_position 0 / spin_then_park, 50 us spin, fail_if_consumer_dead 1 /
- * spin_then_park, 50 us spin, 200 ms stuck-claim timeout. Thread-safe; NULL is a no-op. */
+ * 16 producer slots, initial_position 0, 16 reader slots / spin_then_park, 50 us spin,
+ * fail_if_consumer_dead 1 / spin_then_park, 50 us spin, 200 ms stuck-claim timeout.
+ * Thread-safe; NULL is a no-op. */
 SHMRING_API void shmring_create_options_init(shmring_create_options_t* options);
 SHMRING_API void shmring_producer_options_init(shmring_producer_options_t* options);
 SHMRING_API void shmring_consumer_options_init(shmring_consumer_options_t* options);
@@ -377,6 +382,191 @@ SHMRING_API const char* shmring_consumer_last_error(const shmring_consumer_t* co
 SHMRING_API shmring_status_t shmring_consumer_set_wait(shmring_consumer_t* consumer,
                                                        shmring_wait_strategy_t strategy,
                                                        int64_t spin_ns);
+
+/* ---- broadcast readers ------------------------------------------------------------------- */
+/* A broadcast ring has one producer, which never blocks (shmring_producer_write* always find
+ * room: the oldest records are overwritten), and any number of readers, each with its own
+ * cursor. A reader that the producer overtakes loses records: it detects it, counts them
+ * exactly (shmring_reader_lost) and resynchronises at the newest record. A record is copied
+ * into the reader's own buffer and delivered only if the producer did not start overwriting it
+ * meanwhile: no torn record is ever delivered. */
+
+typedef struct shmring_reader shmring_reader_t;
+
+typedef enum shmring_join {
+  SHMRING_JOIN_OLDEST = 0, /* the oldest record still held (within 1/16 of the capacity) */
+  SHMRING_JOIN_NEWEST = 1  /* the newest record */
+} shmring_join_t;
+
+typedef struct shmring_reader_options {
+  uint32_t join;          /* shmring_join_t */
+  uint32_t wait_strategy; /* shmring_wait_strategy_t */
+  int64_t spin_ns;        /* spin budget before parking (spin_then_park) */
+} shmring_reader_options_t;
+
+/* Defaults: join newest, spin_then_park, 50 us spin. NULL is a no-op. */
+SHMRING_API void shmring_reader_options_init(shmring_reader_options_t* options);
+
+/* Takes one of the ring's reader slots (a dead reader's slot is reused). SHMRING_E_BUSY when
+ * all max_readers slots hold live readers, SHMRING_E_KIND_MISMATCH on an spsc or mpsc ring,
+ * SHMRING_E_INVALID_ARGUMENT on a read-only handle. `options` NULL means the defaults. On
+ * success *reader is a new handle owned by the caller (release with shmring_reader_detach).
+ * A reader never slows the producer or the other readers. */
+SHMRING_API shmring_error_code_t shmring_reader_attach(shmring_ring_t* ring,
+                                                       const shmring_reader_options_t* options,
+                                                       shmring_reader_t** reader,
+                                                       shmring_error_t* error);
+
+/* Frees the reader slot and the handle. NULL: no-op. */
+SHMRING_API void shmring_reader_detach(shmring_reader_t* reader);
+
+/* Delivers up to `max` (>= 1) records to `fn` (the data is the reader's own copy, valid during
+ * the call). Non-blocking: OK, EMPTY, CORRUPT, INVALID_ARGUMENT. *delivered (may be NULL) gets
+ * the count. */
+SHMRING_NODISCARD SHMRING_API shmring_status_t shmring_reader_poll(shmring_reader_t* reader,
+                                                                   shmring_record_fn fn, void* user,
+                                                                   size_t max, size_t* delivered);
+
+/* As shmring_reader_poll, but waits up to timeout_ns (< 0: forever) for a record: OK, TIMEOUT,
+ * CORRUPT, INVALID_ARGUMENT. */
+SHMRING_NODISCARD SHMRING_API shmring_status_t shmring_reader_poll_timeout(shmring_reader_t* reader,
+                                                                           shmring_record_fn fn,
+                                                                           void* user, size_t max,
+                                                                           int64_t timeout_ns,
+                                                                           size_t* delivered);
+
+/* Copy-out read of one record: OK, EMPTY, TOO_LARGE (the record is not skipped; *size and
+ * *type report it), CORRUPT, INVALID_ARGUMENT. */
+SHMRING_NODISCARD SHMRING_API shmring_status_t shmring_reader_read(shmring_reader_t* reader,
+                                                                   void* buf, uint32_t capacity,
+                                                                   uint32_t* size, uint32_t* type);
+
+/* Blocking copy-out read, waiting up to timeout_ns (< 0: forever): OK, TIMEOUT, TOO_LARGE,
+ * CORRUPT, INVALID_ARGUMENT. timeout_ns == 0 on an empty ring returns TIMEOUT. */
+SHMRING_NODISCARD SHMRING_API shmring_status_t
+shmring_reader_read_timeout(shmring_reader_t* reader, void* buf, uint32_t capacity, uint32_t* size,
+                            uint32_t* type, int64_t timeout_ns);
+
+/* Waits up to timeout_ns (< 0: forever) until something may be readable: OK, TIMEOUT, CORRUPT.
+ * (A record can still be overwritten before the next read, which then resynchronises.) */
+SHMRING_NODISCARD SHMRING_API shmring_status_t
+shmring_reader_wait_readable(shmring_reader_t* reader, int64_t timeout_ns);
+
+/* This reader's totals: records delivered, records lost (overwritten before it read them) and
+ * times it was overtaken. 0 for NULL. */
+SHMRING_API uint64_t shmring_reader_received(const shmring_reader_t* reader);
+SHMRING_API uint64_t shmring_reader_lost(const shmring_reader_t* reader);
+SHMRING_API uint64_t shmring_reader_laps(const shmring_reader_t* reader);
+/* Ring position of the next record this reader will read. */
+SHMRING_API uint32_t shmring_reader_position(const shmring_reader_t* reader);
+
+/* Why this handle returned SHMRING_CORRUPT, or "". Owned by the handle. */
+SHMRING_API const char* shmring_reader_last_error(const shmring_reader_t* reader);
+
+/* Changes how this reader's blocking calls wait; as shmring_producer_set_wait. */
+SHMRING_API shmring_status_t shmring_reader_set_wait(shmring_reader_t* reader,
+                                                     shmring_wait_strategy_t strategy,
+                                                     int64_t spin_ns);
+
+typedef struct shmring_reader_stat {
+  uint32_t pid;
+  uint32_t alive;     /* 1 if the process exists */
+  uint32_t cursor;    /* position of the next record it will read (published once per batch) */
+  uint32_t lag_bytes; /* producer position - cursor; > capacity: it has been overtaken */
+  uint64_t messages_read;
+  uint64_t bytes_read;
+  uint64_t lost;
+  uint64_t laps;
+  uint64_t sleeps;
+  uint64_t last_activity_ns; /* monotonic clock: attach and blocking waits, not every read */
+} shmring_reader_stat_t;
+
+/* The attached (or dead, unreleased) readers of a broadcast ring: up to `capacity` entries into
+ * out[]; *count gets how many readers there are (compare with capacity). Never writes the
+ * mapping; works on read-only handles. Cold path. */
+SHMRING_API shmring_error_code_t shmring_ring_readers(const shmring_ring_t* ring,
+                                                      shmring_reader_stat_t* out, uint32_t capacity,
+                                                      uint32_t* count, shmring_error_t* error);
+
+/* ---- counters ---------------------------------------------------------------------------- */
+/* A named counters region: fixed 64-bit slots, each with a label and a type id. The process that
+ * allocates a counter updates it with one atomic store or add (no lock, no system call); any
+ * process reads it. Allocation state lives in the region (slots are claimed by CAS). A freed
+ * slot is not handed out again for reuse_delay_ns, and every allocation bumps the slot's
+ * generation, so (slot, generation) identifies one counter for its whole life. Regions share
+ * the ring namespace ("/dev/shm/shmring.NAME"); `shmring counters NAME` prints them. */
+
+typedef struct shmring_counters shmring_counters_t;
+typedef struct shmring_counter shmring_counter_t;
+
+typedef struct shmring_counters_options {
+  uint32_t slots;          /* 1..65536 */
+  uint32_t mode;           /* permission bits, within 0777 */
+  uint64_t reuse_delay_ns; /* how long a freed slot stays retired */
+} shmring_counters_options_t;
+
+typedef struct shmring_counter_info {
+  uint32_t slot;
+  uint32_t generation;
+  uint32_t type_id;
+  uint32_t owner_pid;   /* 0 for a ring's own counters */
+  uint32_t owner_alive; /* 1 if the owner process exists */
+  uint32_t reserved;
+  uint64_t value;
+  char label[SHMRING_COUNTER_LABEL_MAX + 1];
+} shmring_counter_info_t;
+
+/* Defaults: 256 slots, mode 0600, 5 s reuse delay. NULL is a no-op. */
+SHMRING_API void shmring_counters_options_init(shmring_counters_options_t* options);
+
+/* Creates / opens a region; ownership and errors as for rings (SHMRING_E_NOT_A_RING when the
+ * name is a ring). read_only != 0 maps it read-only: snapshot and read work, allocate fails. */
+SHMRING_API shmring_error_code_t shmring_counters_create(const char* name,
+                                                         const shmring_counters_options_t* options,
+                                                         shmring_counters_t** region,
+                                                         shmring_error_t* error);
+SHMRING_API shmring_error_code_t shmring_counters_open(const char* name, int read_only,
+                                                       shmring_counters_t** region,
+                                                       shmring_error_t* error);
+/* Unmaps and frees the handle; counters allocated through it stay valid. NULL: no-op. */
+SHMRING_API void shmring_counters_close(shmring_counters_t* region);
+SHMRING_API shmring_error_code_t shmring_counters_unlink(const char* name, shmring_error_t* error);
+SHMRING_API uint32_t shmring_counters_slot_count(const shmring_counters_t* region);
+
+/* Claims a slot for a counter labelled `label` (1..39 bytes) with value 0. SHMRING_E_BUSY when
+ * every slot is live or retired within the reuse delay. Lock-free. */
+SHMRING_API shmring_error_code_t shmring_counter_allocate(shmring_counters_t* region,
+                                                          const char* label, uint32_t type_id,
+                                                          shmring_counter_t** counter,
+                                                          shmring_error_t* error);
+/* Frees the slot (it is retired for the reuse delay) and the handle. NULL: no-op. */
+SHMRING_API void shmring_counter_free(shmring_counter_t* counter);
+
+/* Hot path: one relaxed atomic add / store / load. NULL is a no-op (load: 0). */
+SHMRING_API void shmring_counter_add(shmring_counter_t* counter, uint64_t delta);
+SHMRING_API void shmring_counter_store(shmring_counter_t* counter, uint64_t value);
+SHMRING_API uint64_t shmring_counter_load(const shmring_counter_t* counter);
+SHMRING_API uint32_t shmring_counter_slot(const shmring_counter_t* counter);
+SHMRING_API uint32_t shmring_counter_generation(const shmring_counter_t* counter);
+
+/* Reads counter (slot, generation): 1 and *value if it is still live, 0 if it was freed or its
+ * slot reused. Lock-free; works on read-only handles. */
+SHMRING_API int shmring_counters_read(const shmring_counters_t* region, uint32_t slot,
+                                      uint32_t generation, uint64_t* value);
+
+/* The live counters: up to `capacity` entries into out[], *count gets how many are live.
+ * Lock-free reads; works on read-only handles. Cold path (allocates internally). */
+SHMRING_API shmring_error_code_t shmring_counters_snapshot(const shmring_counters_t* region,
+                                                           shmring_counter_info_t* out,
+                                                           uint32_t capacity, uint32_t* count,
+                                                           shmring_error_t* error);
+
+/* A ring's own counters (positions, messages, bytes, sleeps, recovered claims...) in the same
+ * form, labelled like the fields of shmring_stat_t. */
+SHMRING_API shmring_error_code_t shmring_ring_counters(const shmring_ring_t* ring,
+                                                       shmring_counter_info_t* out,
+                                                       uint32_t capacity, uint32_t* count,
+                                                       shmring_error_t* error);
 
 #ifdef __cplusplus
 } /* extern "C" */

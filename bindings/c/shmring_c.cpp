@@ -6,8 +6,10 @@
 #include <exception>
 #include <new>
 #include <utility>
+#include <vector>
 
 #include "shmring.h"
+#include "shmring/counters.hpp"
 #include "shmring/ring.hpp"
 
 // ---- the C values are the C++ values --------------------------------------------------------
@@ -42,6 +44,9 @@ SHMRING_SAME(SHMRING_E_OS_ERROR, shmring::ErrorCode::os_error);
 
 SHMRING_SAME(SHMRING_KIND_SPSC, shmring::Kind::spsc);
 SHMRING_SAME(SHMRING_KIND_MPSC, shmring::Kind::mpsc);
+SHMRING_SAME(SHMRING_KIND_BROADCAST, shmring::Kind::broadcast);
+SHMRING_SAME(SHMRING_JOIN_OLDEST, shmring::JoinAt::oldest);
+SHMRING_SAME(SHMRING_JOIN_NEWEST, shmring::JoinAt::newest);
 
 SHMRING_SAME(SHMRING_WAIT_BUSY_SPIN, shmring::WaitStrategy::busy_spin);
 SHMRING_SAME(SHMRING_WAIT_SPIN_THEN_PARK, shmring::WaitStrategy::spin_then_park);
@@ -52,6 +57,8 @@ SHMRING_SAME(SHMRING_WAIT_PARK, shmring::WaitStrategy::park);
 static_assert(SHMRING_FOREVER == shmring::kForever);
 static_assert(SHMRING_NAME_MAX == shmring::layout::kNameMax);
 static_assert(SHMRING_MAX_PRODUCERS == shmring::layout::kMaxProducers);
+static_assert(SHMRING_MAX_READERS == shmring::layout::kMaxReaders);
+static_assert(SHMRING_COUNTER_LABEL_MAX + 1 == shmring::layout::kCounterLabelSize);
 static_assert(SHMRING_RESERVED_TYPE_BASE == shmring::layout::kReservedTypeBase);
 static_assert(sizeof(shmring_status_t) == sizeof(int) &&
               sizeof(shmring_error_code_t) == sizeof(int));
@@ -70,6 +77,18 @@ struct shmring_producer {
 
 struct shmring_consumer {
   shmring::Consumer consumer;
+};
+
+struct shmring_reader {
+  shmring::Reader reader;
+};
+
+struct shmring_counters {
+  shmring::CountersRegion region;
+};
+
+struct shmring_counter {
+  shmring::Counter counter;
 };
 
 namespace {
@@ -154,6 +173,28 @@ bool matches(const shmring_producer_t* producer, const shmring_claim_t* claim) n
          claim->position == producer->claim.position;
 }
 
+void fill_info(shmring_counter_info_t& o, const shmring::CounterValue& c) noexcept {
+  std::memset(&o, 0, sizeof o);
+  o.slot = c.slot;
+  o.generation = c.generation;
+  o.type_id = c.type_id;
+  o.owner_pid = c.owner_pid;
+  o.owner_alive = c.owner_alive ? 1 : 0;
+  o.value = c.value;
+  const std::size_t n =
+      c.label.size() < SHMRING_COUNTER_LABEL_MAX ? c.label.size() : SHMRING_COUNTER_LABEL_MAX;
+  std::memcpy(o.label, c.label.data(), n);
+  o.label[n] = '\0';
+}
+
+shmring_error_code_t hand_out_counters(const std::vector<shmring::CounterValue>& values,
+                                       shmring_counter_info_t* out, uint32_t capacity,
+                                       uint32_t* count, shmring_error_t* error) noexcept {
+  *count = static_cast<uint32_t>(values.size());
+  for (uint32_t i = 0; i < capacity && i < values.size(); ++i) fill_info(out[i], values[i]);
+  return succeed(error);
+}
+
 }  // namespace
 
 // ---- strings and options --------------------------------------------------------------------
@@ -177,6 +218,7 @@ void shmring_create_options_init(shmring_create_options_t* options) {
   options->mode = d.mode;
   options->max_producers = d.max_producers;
   options->initial_position = d.initial_position;
+  options->max_readers = d.max_readers;
 }
 
 void shmring_producer_options_init(shmring_producer_options_t* options) {
@@ -213,6 +255,7 @@ shmring_error_code_t shmring_ring_create(const char* name, const shmring_create_
       o.mode = options->mode;
       o.max_producers = options->max_producers;
       o.initial_position = options->initial_position;
+      o.max_readers = options->max_readers;
     }
     auto r = shmring::Ring::create(name, o);
     if (!r) return report(error, r.error());
@@ -499,6 +542,286 @@ shmring_status_t shmring_consumer_set_wait(shmring_consumer_t* consumer,
     return SHMRING_INVALID_ARGUMENT;
   consumer->consumer.set_wait(to_wait(static_cast<uint32_t>(strategy), spin_ns));
   return SHMRING_OK;
+}
+
+// ---- broadcast readers ----------------------------------------------------------------------
+
+void shmring_reader_options_init(shmring_reader_options_t* options) {
+  if (options == nullptr) return;
+  const shmring::ReaderOptions d;
+  options->join = static_cast<uint32_t>(d.join);
+  options->wait_strategy = static_cast<uint32_t>(d.wait.strategy);
+  options->spin_ns = d.wait.spin_ns;
+}
+
+shmring_error_code_t shmring_reader_attach(shmring_ring_t* ring,
+                                           const shmring_reader_options_t* options,
+                                           shmring_reader_t** reader, shmring_error_t* error) {
+  if (reader == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0, "shmring_reader_attach: reader is NULL");
+  *reader = nullptr;
+  if (ring == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0, "shmring_reader_attach: ring is NULL");
+  shmring::ReaderOptions o;
+  if (options != nullptr) {
+    if (!valid_wait(options->wait_strategy, options->spin_ns) ||
+        options->join > static_cast<uint32_t>(shmring::JoinAt::newest))
+      return report(error, ErrorCode::invalid_argument, 0,
+                    "shmring_reader_attach: unknown join or wait strategy, or negative spin_ns");
+    o.join = static_cast<shmring::JoinAt>(options->join);
+    o.wait = to_wait(options->wait_strategy, options->spin_ns);
+  }
+  return guarded(error, [&]() -> shmring_error_code_t {
+    auto r = ring->ring.attach_reader(o);
+    if (!r) return report(error, r.error());
+    *reader = new shmring_reader{std::move(r.value())};
+    return succeed(error);
+  });
+}
+
+void shmring_reader_detach(shmring_reader_t* reader) {
+  delete reader;
+}
+
+shmring_status_t shmring_reader_poll(shmring_reader_t* reader, shmring_record_fn fn, void* user,
+                                     size_t max, size_t* delivered) {
+  if (delivered != nullptr) *delivered = 0;
+  if (reader == nullptr || fn == nullptr || max == 0) return SHMRING_INVALID_ARGUMENT;
+  const shmring::PollResult r = reader->reader.poll(CallbackHandler{fn, user}, max);
+  if (delivered != nullptr) *delivered = r.count;
+  return to_c(r.status);
+}
+
+shmring_status_t shmring_reader_poll_timeout(shmring_reader_t* reader, shmring_record_fn fn,
+                                             void* user, size_t max, int64_t timeout_ns,
+                                             size_t* delivered) {
+  if (delivered != nullptr) *delivered = 0;
+  if (reader == nullptr || fn == nullptr || max == 0) return SHMRING_INVALID_ARGUMENT;
+  const shmring::PollResult r = reader->reader.read(CallbackHandler{fn, user}, max, timeout_ns);
+  if (delivered != nullptr) *delivered = r.count;
+  return to_c(r.status);
+}
+
+shmring_status_t shmring_reader_read(shmring_reader_t* reader, void* buf, uint32_t capacity,
+                                     uint32_t* size, uint32_t* type) {
+  if (reader == nullptr || (buf == nullptr && capacity != 0)) return SHMRING_INVALID_ARGUMENT;
+  uint32_t n = 0, t = 0;
+  const Status s = reader->reader.try_read(buf, capacity, n, t);
+  if (s == Status::ok || s == Status::too_large) {
+    if (size != nullptr) *size = n;
+    if (type != nullptr) *type = t;
+  }
+  return to_c(s);
+}
+
+shmring_status_t shmring_reader_read_timeout(shmring_reader_t* reader, void* buf, uint32_t capacity,
+                                             uint32_t* size, uint32_t* type, int64_t timeout_ns) {
+  if (reader == nullptr || (buf == nullptr && capacity != 0)) return SHMRING_INVALID_ARGUMENT;
+  // One wait per call, as Reader::read: after it, a record that was overwritten meanwhile
+  // leaves the reader resynchronised and the ring possibly empty again (TIMEOUT).
+  for (int64_t wait_ns = timeout_ns;; wait_ns = 0) {
+    const shmring_status_t s = shmring_reader_read(reader, buf, capacity, size, type);
+    if (s != SHMRING_EMPTY) return s;
+    const Status w = reader->reader.wait_readable(wait_ns);
+    if (w != Status::ok) return to_c(w);
+  }
+}
+
+shmring_status_t shmring_reader_wait_readable(shmring_reader_t* reader, int64_t timeout_ns) {
+  if (reader == nullptr) return SHMRING_INVALID_ARGUMENT;
+  return to_c(reader->reader.wait_readable(timeout_ns));
+}
+
+uint64_t shmring_reader_received(const shmring_reader_t* reader) {
+  return reader == nullptr ? 0 : reader->reader.received();
+}
+
+uint64_t shmring_reader_lost(const shmring_reader_t* reader) {
+  return reader == nullptr ? 0 : reader->reader.lost();
+}
+
+uint64_t shmring_reader_laps(const shmring_reader_t* reader) {
+  return reader == nullptr ? 0 : reader->reader.laps();
+}
+
+uint32_t shmring_reader_position(const shmring_reader_t* reader) {
+  return reader == nullptr ? 0 : reader->reader.position();
+}
+
+const char* shmring_reader_last_error(const shmring_reader_t* reader) {
+  return reader == nullptr ? "" : reader->reader.last_error().c_str();
+}
+
+shmring_status_t shmring_reader_set_wait(shmring_reader_t* reader, shmring_wait_strategy_t strategy,
+                                         int64_t spin_ns) {
+  if (reader == nullptr || !valid_wait(static_cast<uint32_t>(strategy), spin_ns))
+    return SHMRING_INVALID_ARGUMENT;
+  reader->reader.set_wait(to_wait(static_cast<uint32_t>(strategy), spin_ns));
+  return SHMRING_OK;
+}
+
+shmring_error_code_t shmring_ring_readers(const shmring_ring_t* ring, shmring_reader_stat_t* out,
+                                          uint32_t capacity, uint32_t* count,
+                                          shmring_error_t* error) {
+  if (ring == nullptr || count == nullptr || (out == nullptr && capacity != 0))
+    return report(error, ErrorCode::invalid_argument, 0,
+                  "shmring_ring_readers: ring, count or out is NULL");
+  return guarded(error, [&]() -> shmring_error_code_t {
+    const shmring::Stats s = ring->ring.stats();
+    *count = static_cast<uint32_t>(s.readers.size());
+    for (uint32_t i = 0; i < capacity && i < s.readers.size(); ++i) {
+      const shmring::ReaderStats& r = s.readers[i];
+      shmring_reader_stat_t& o = out[i];
+      std::memset(&o, 0, sizeof o);
+      o.pid = r.pid;
+      o.alive = r.alive ? 1 : 0;
+      o.cursor = r.cursor;
+      o.lag_bytes = r.lag_bytes;
+      o.messages_read = r.messages_read;
+      o.bytes_read = r.bytes_read;
+      o.lost = r.lost;
+      o.laps = r.laps;
+      o.sleeps = r.sleeps;
+      o.last_activity_ns = r.last_activity_ns;
+    }
+    return succeed(error);
+  });
+}
+
+// ---- counters -------------------------------------------------------------------------------
+
+void shmring_counters_options_init(shmring_counters_options_t* options) {
+  if (options == nullptr) return;
+  const shmring::CountersOptions d;
+  options->slots = d.slots;
+  options->mode = d.mode;
+  options->reuse_delay_ns = d.reuse_delay_ns;
+}
+
+shmring_error_code_t shmring_counters_create(const char* name,
+                                             const shmring_counters_options_t* options,
+                                             shmring_counters_t** region, shmring_error_t* error) {
+  if (region == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0, "shmring_counters_create: region is NULL");
+  *region = nullptr;
+  if (name == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0, "shmring_counters_create: name is NULL");
+  return guarded(error, [&]() -> shmring_error_code_t {
+    shmring::CountersOptions o;
+    if (options != nullptr) {
+      o.slots = options->slots;
+      o.mode = options->mode;
+      o.reuse_delay_ns = options->reuse_delay_ns;
+    }
+    auto r = shmring::CountersRegion::create(name, o);
+    if (!r) return report(error, r.error());
+    *region = new shmring_counters{std::move(r.value())};
+    return succeed(error);
+  });
+}
+
+shmring_error_code_t shmring_counters_open(const char* name, int read_only,
+                                           shmring_counters_t** region, shmring_error_t* error) {
+  if (region == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0, "shmring_counters_open: region is NULL");
+  *region = nullptr;
+  if (name == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0, "shmring_counters_open: name is NULL");
+  return guarded(error, [&]() -> shmring_error_code_t {
+    auto r = shmring::CountersRegion::open(name, read_only != 0);
+    if (!r) return report(error, r.error());
+    *region = new shmring_counters{std::move(r.value())};
+    return succeed(error);
+  });
+}
+
+void shmring_counters_close(shmring_counters_t* region) {
+  delete region;
+}
+
+shmring_error_code_t shmring_counters_unlink(const char* name, shmring_error_t* error) {
+  if (name == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0, "shmring_counters_unlink: name is NULL");
+  return guarded(error, [&]() -> shmring_error_code_t {
+    auto r = shmring::CountersRegion::unlink(name);
+    if (!r) return report(error, r.error());
+    return succeed(error);
+  });
+}
+
+uint32_t shmring_counters_slot_count(const shmring_counters_t* region) {
+  return region == nullptr ? 0 : region->region.slot_count();
+}
+
+shmring_error_code_t shmring_counter_allocate(shmring_counters_t* region, const char* label,
+                                              uint32_t type_id, shmring_counter_t** counter,
+                                              shmring_error_t* error) {
+  if (counter == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0,
+                  "shmring_counter_allocate: counter is NULL");
+  *counter = nullptr;
+  if (region == nullptr || label == nullptr)
+    return report(error, ErrorCode::invalid_argument, 0,
+                  "shmring_counter_allocate: region or label is NULL");
+  return guarded(error, [&]() -> shmring_error_code_t {
+    auto r = region->region.allocate(label, type_id);
+    if (!r) return report(error, r.error());
+    *counter = new shmring_counter{std::move(r.value())};
+    return succeed(error);
+  });
+}
+
+void shmring_counter_free(shmring_counter_t* counter) {
+  delete counter;  // ~Counter frees the slot
+}
+
+void shmring_counter_add(shmring_counter_t* counter, uint64_t delta) {
+  if (counter != nullptr) counter->counter.add(delta);
+}
+
+void shmring_counter_store(shmring_counter_t* counter, uint64_t value) {
+  if (counter != nullptr) counter->counter.store(value);
+}
+
+uint64_t shmring_counter_load(const shmring_counter_t* counter) {
+  return counter == nullptr ? 0 : counter->counter.load();
+}
+
+uint32_t shmring_counter_slot(const shmring_counter_t* counter) {
+  return counter == nullptr ? 0 : counter->counter.slot();
+}
+
+uint32_t shmring_counter_generation(const shmring_counter_t* counter) {
+  return counter == nullptr ? 0 : counter->counter.generation();
+}
+
+int shmring_counters_read(const shmring_counters_t* region, uint32_t slot, uint32_t generation,
+                          uint64_t* value) {
+  if (region == nullptr || value == nullptr) return 0;
+  return region->region.read(slot, generation, *value) ? 1 : 0;
+}
+
+shmring_error_code_t shmring_counters_snapshot(const shmring_counters_t* region,
+                                               shmring_counter_info_t* out, uint32_t capacity,
+                                               uint32_t* count, shmring_error_t* error) {
+  if (region == nullptr || count == nullptr || (out == nullptr && capacity != 0))
+    return report(error, ErrorCode::invalid_argument, 0,
+                  "shmring_counters_snapshot: region, count or out is NULL");
+  return guarded(error, [&]() -> shmring_error_code_t {
+    return hand_out_counters(region->region.snapshot(), out, capacity, count, error);
+  });
+}
+
+shmring_error_code_t shmring_ring_counters(const shmring_ring_t* ring, shmring_counter_info_t* out,
+                                           uint32_t capacity, uint32_t* count,
+                                           shmring_error_t* error) {
+  if (ring == nullptr || count == nullptr || (out == nullptr && capacity != 0))
+    return report(error, ErrorCode::invalid_argument, 0,
+                  "shmring_ring_counters: ring, count or out is NULL");
+  return guarded(error, [&]() -> shmring_error_code_t {
+    return hand_out_counters(shmring::ring_counters(ring->ring.stats()), out, capacity, count,
+                             error);
+  });
 }
 
 }  // extern "C"

@@ -3,29 +3,155 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include "shmring.h"
+
+/* ---- processes: fork() on POSIX, this executable run again on Windows ---------------------- */
+
+/* The child's side: what start_child() runs in the new process; never returns. */
+static void child_main(const char* role, const char* name);
+
+#if defined(_WIN32)
+typedef HANDLE child_t; /* process handle; NULL = none */
+static uint32_t self_pid(void) {
+  return (uint32_t)GetCurrentProcessId();
+}
+static uint32_t g_parent_pid; /* in a child: who started it (names the handshake events) */
+
+/* Runs `this.exe --child ROLE NAME PARENT_PID`; main() hands that to child_main(). */
+static child_t start_child(const char* role, const char* name, uint32_t* pid) {
+  char self[MAX_PATH];
+  char command[2 * MAX_PATH];
+  const DWORD n = GetModuleFileNameA(NULL, self, sizeof self);
+  if (n == 0 || n >= sizeof self) return NULL;
+  snprintf(command, sizeof command, "\"%s\" --child %s %s %lu", self, role, name,
+           (unsigned long)self_pid());
+  STARTUPINFOA si;
+  PROCESS_INFORMATION pi;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  fflush(NULL);
+  if (!CreateProcessA(NULL, command, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) return NULL;
+  CloseHandle(pi.hThread);
+  *pid = (uint32_t)pi.dwProcessId;
+  return pi.hProcess;
+}
+/* Waits for the child; returns its exit code (-1 if it cannot be had). */
+static int finish_child(child_t child) {
+  DWORD code = 0;
+  if (WaitForSingleObject(child, INFINITE) != WAIT_OBJECT_0 || !GetExitCodeProcess(child, &code))
+    code = (DWORD)-1;
+  CloseHandle(child);
+  return (int)code;
+}
+static void kill_child(child_t child) {
+  TerminateProcess(child, 9);
+  WaitForSingleObject(child, INFINITE);
+  CloseHandle(child);
+}
+
+/* Parent <-> child handshake: two auto-reset events named after the parent's pid. */
+static HANDLE g_done, g_go;
+static void handshake_name(char* out, size_t size, uint32_t parent, const char* what) {
+  snprintf(out, size, "Local\\shmring-capi-%lu-%s", (unsigned long)parent, what);
+}
+static int handshake_init(void) { /* parent, before start_child */
+  char name[64];
+  handshake_name(name, sizeof name, self_pid(), "done");
+  g_done = CreateEventA(NULL, FALSE, FALSE, name);
+  handshake_name(name, sizeof name, self_pid(), "go");
+  g_go = CreateEventA(NULL, FALSE, FALSE, name);
+  return g_done != NULL && g_go != NULL;
+}
+static int handshake_child_open(void) {
+  char name[64];
+  handshake_name(name, sizeof name, g_parent_pid, "done");
+  g_done = OpenEventA(EVENT_MODIFY_STATE | SYNCHRONIZE, FALSE, name);
+  handshake_name(name, sizeof name, g_parent_pid, "go");
+  g_go = OpenEventA(EVENT_MODIFY_STATE | SYNCHRONIZE, FALSE, name);
+  return g_done != NULL && g_go != NULL;
+}
+static int handshake_signal(int to_parent) {
+  return SetEvent(to_parent ? g_done : g_go) != 0;
+}
+static int handshake_wait(int from_child) {
+  return WaitForSingleObject(from_child ? g_done : g_go, 60000) == WAIT_OBJECT_0;
+}
+static void handshake_close(void) {
+  CloseHandle(g_done);
+  CloseHandle(g_go);
+}
+#else
+typedef pid_t child_t; /* 0 = none */
+static uint32_t self_pid(void) {
+  return (uint32_t)getpid();
+}
+static child_t start_child(const char* role, const char* name, uint32_t* pid) {
+  fflush(NULL);
+  const pid_t child = fork();
+  if (child == 0) child_main(role, name);
+  if (child < 0) return 0;
+  *pid = (uint32_t)child;
+  return child;
+}
+static int finish_child(child_t child) {
+  int wstatus = 0;
+  if (waitpid(child, &wstatus, 0) != child) return -1;
+  return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+}
+static void kill_child(child_t child) {
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+}
+
+/* Parent <-> child handshake: one byte through a pipe each way, made before the fork. */
+static int g_to_parent[2] = {-1, -1}, g_to_child[2] = {-1, -1};
+static int handshake_init(void) {
+  return pipe(g_to_parent) == 0 && pipe(g_to_child) == 0;
+}
+static int handshake_child_open(void) {
+  return 1;
+}
+static int handshake_signal(int to_parent) {
+  const char byte = to_parent ? 'd' : 'g';
+  return write(to_parent ? g_to_parent[1] : g_to_child[1], &byte, 1) == 1;
+}
+static int handshake_wait(int from_child) {
+  char byte = 0;
+  return read(from_child ? g_to_parent[0] : g_to_child[0], &byte, 1) == 1;
+}
+static void handshake_close(void) {
+  close(g_to_parent[0]);
+  close(g_to_parent[1]);
+  close(g_to_child[0]);
+  close(g_to_child[1]);
+}
+#endif
 
 /* ---- harness ------------------------------------------------------------------------------ */
 
 #define MAX_RINGS 8
 static char g_names[MAX_RINGS][SHMRING_NAME_MAX + 1];
 static int g_name_count;
-static pid_t g_child;     /* forked producer, killed if the parent fails */
-static pid_t g_owner_pid; /* only this process cleans up */
+static child_t g_child;      /* child process, killed if the parent fails */
+static uint32_t g_owner_pid; /* only this process cleans up */
 
 static void cleanup(void) {
-  if (getpid() != g_owner_pid) return;
-  if (g_child > 0) {
-    kill(g_child, SIGKILL);
-    waitpid(g_child, NULL, 0);
+  if (self_pid() != g_owner_pid) return;
+  if (g_child) {
+    kill_child(g_child);
     g_child = 0;
   }
   for (int i = 0; i < g_name_count; ++i) (void)shmring_ring_unlink(g_names[i], NULL);
@@ -69,7 +195,7 @@ static shmring_error_t g_err; /* last error of CHECK_OK'd calls, for messages */
 static const char* ring_name(const char* tag) {
   CHECK(g_name_count < MAX_RINGS);
   char* name = g_names[g_name_count++];
-  snprintf(name, SHMRING_NAME_MAX + 1, "capi-%ld-%s", (long)getpid(), tag);
+  snprintf(name, SHMRING_NAME_MAX + 1, "capi-%ld-%s", (long)self_pid(), tag);
   (void)shmring_ring_unlink(name, NULL); /* a leftover from a killed run with a recycled pid */
   return name;
 }
@@ -183,6 +309,11 @@ static void test_names_and_errors(void) {
   CHECK(strstr(err.message, name) != NULL);
   CHECK(shmring_ring_unlink(name, &err) == SHMRING_E_OK);
   CHECK(err.code == SHMRING_E_OK && err.message[0] == '\0');
+#if defined(_WIN32)
+  /* A Windows ring has no name to remove: it goes with its last handle. */
+  shmring_ring_close(ring);
+  ring = NULL;
+#endif
   CHECK(shmring_ring_unlink(name, &err) == SHMRING_E_NOT_FOUND);
   CHECK(shmring_ring_open(name, 0, 0, &again, &err) == SHMRING_E_NOT_FOUND);
   shmring_ring_close(ring);
@@ -334,15 +465,15 @@ static void test_spsc(void) {
   CHECK_OK(shmring_ring_stat(ring, &st, &g_err));
   CHECK(strcmp(st.name, name) == 0);
   CHECK(st.kind == SHMRING_KIND_SPSC && st.capacity == 4096 && st.max_record_size == 512);
-  CHECK(st.max_producers == 1 && st.creator_pid == (uint32_t)getpid());
+  CHECK(st.max_producers == 1 && st.creator_pid == self_pid());
   CHECK(st.messages_written == written && st.messages_read == written);
   CHECK(st.bytes_written == written_bytes && st.bytes_read == written_bytes);
   CHECK(st.full_count >= 4); /* every failed attempt counts, blocking ones included */
   CHECK(st.aborts == 2);
   CHECK(st.used_bytes == 0 && st.producer_position == st.consumer_position);
-  CHECK(st.consumer_pid == (uint32_t)getpid() && st.consumer_alive == 1);
+  CHECK(st.consumer_pid == self_pid() && st.consumer_alive == 1);
   CHECK(st.producer_count == 1);
-  CHECK(st.producers[0].pid == (uint32_t)getpid() && st.producers[0].alive == 1);
+  CHECK(st.producers[0].pid == self_pid() && st.producers[0].alive == 1);
   CHECK(st.producers[0].messages_written == written && st.producers[0].aborts == 2);
   CHECK(st.recovered_claims == 0);
 
@@ -352,7 +483,7 @@ static void test_spsc(void) {
   CHECK_OK(shmring_ring_open(name, 1000000000, 1, &view, &g_err));
   shmring_stat_t vst;
   CHECK_OK(shmring_ring_stat(view, &vst, &g_err));
-  CHECK(vst.messages_read == written && vst.consumer_pid == (uint32_t)getpid());
+  CHECK(vst.messages_read == written && vst.consumer_pid == self_pid());
   shmring_producer_t* no = (shmring_producer_t*)1;
   CHECK(shmring_producer_attach(view, NULL, &no, &err) == SHMRING_E_INVALID_ARGUMENT);
   CHECK(no == NULL && strstr(err.message, name) != NULL);
@@ -474,7 +605,7 @@ static void child_fail(const char* what, uint64_t seq, const char* detail) {
   _exit(2);
 }
 
-/* Runs in the forked child: its own open and attach, never the parent's handles. */
+/* Runs in the child process: its own open and attach, never the parent's handles. */
 static void run_child_producer(const char* name) {
   shmring_ring_t* ring = NULL;
   shmring_error_t err;
@@ -512,10 +643,9 @@ static void test_fork_mpsc(void) {
   const char* name = ring_name("fork");
   shmring_ring_t* ring = create_ring(name, SHMRING_KIND_MPSC, 4096, kMaxPayload + 8);
   shmring_consumer_t* c = attach_consumer(ring); /* before the fork: the producer sees it alive */
-  fflush(NULL);
-  const pid_t child = fork();
-  CHECK(child >= 0);
-  if (child == 0) run_child_producer(name);
+  uint32_t child_pid = 0;
+  const child_t child = start_child("producer", name, &child_pid);
+  CHECK(child);
   g_child = child;
 
   verifier_t v;
@@ -550,10 +680,8 @@ static void test_fork_mpsc(void) {
       fail(__FILE__, __LINE__, "verifying the forked producer's records");
     }
   }
-  int wstatus = 0;
-  CHECK(waitpid(child, &wstatus, 0) == child);
   g_child = 0;
-  CHECK(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  CHECK(finish_child(child) == 0);
   char tail[8];
   uint32_t size = 0, type = 0;
   CHECK_STATUS(shmring_consumer_read(c, tail, sizeof tail, &size, &type), SHMRING_EMPTY);
@@ -572,13 +700,286 @@ static void test_fork_mpsc(void) {
   shmring_ring_close(ring);
 }
 
-int main(void) {
-  g_owner_pid = getpid();
+/* ---- broadcast: a producer that never blocks, readers that count what they lost ---------- */
+
+static shmring_reader_t* attach_reader(shmring_ring_t* ring, uint32_t join) {
+  shmring_reader_options_t o;
+  shmring_reader_options_init(&o);
+  CHECK(o.join == SHMRING_JOIN_NEWEST);
+  o.join = join;
+  shmring_reader_t* r = NULL;
+  if (shmring_reader_attach(ring, &o, &r, &g_err) != SHMRING_E_OK) {
+    fprintf(stderr, "attach reader: %s\n", g_err.message);
+    fail(__FILE__, __LINE__, "shmring_reader_attach");
+  }
+  return r;
+}
+
+static void test_broadcast(void) {
+  const char* name = ring_name("bcast");
+  shmring_create_options_t o;
+  shmring_create_options_init(&o);
+  CHECK(o.max_readers == 16);
+  o.kind = SHMRING_KIND_BROADCAST;
+  o.capacity = 4096;
+  o.max_readers = 3;
+  shmring_ring_t* ring = NULL;
+  CHECK_OK(shmring_ring_create(name, &o, &ring, &g_err));
+  CHECK(shmring_ring_kind(ring) == SHMRING_KIND_BROADCAST);
+  CHECK(shmring_ring_max_payload(ring) == 4096 / 8 - 16); /* header + 64-bit sequence */
+
+  /* a broadcast ring has readers, not a consumer; spsc rings have no readers */
+  shmring_consumer_t* no_consumer = (shmring_consumer_t*)1;
+  shmring_error_t err;
+  CHECK(shmring_consumer_attach(ring, NULL, &no_consumer, &err) == SHMRING_E_KIND_MISMATCH);
+  CHECK(no_consumer == NULL);
+
+  shmring_reader_t* early = attach_reader(ring, SHMRING_JOIN_OLDEST);
+  shmring_reader_t* fast = attach_reader(ring, SHMRING_JOIN_OLDEST);
+  shmring_reader_t* third = attach_reader(ring, SHMRING_JOIN_NEWEST);
+  shmring_reader_t* none = (shmring_reader_t*)1;
+  CHECK(shmring_reader_attach(ring, NULL, &none, &err) == SHMRING_E_BUSY);
+  CHECK(none == NULL && strstr(err.message, name) != NULL);
+  shmring_reader_detach(third);
+
+  /* empty: EMPTY, and the blocking calls time out */
+  char buf[512];
+  uint32_t size = 0, type = 0;
+  size_t delivered = 9;
+  CHECK_STATUS(shmring_reader_read(early, buf, sizeof buf, &size, &type), SHMRING_EMPTY);
+  CHECK_STATUS(shmring_reader_poll(early, never_called, NULL, 8, &delivered), SHMRING_EMPTY);
+  CHECK(delivered == 0);
+  CHECK_STATUS(shmring_reader_read_timeout(early, buf, sizeof buf, &size, &type, 2000000),
+               SHMRING_TIMEOUT);
+  CHECK_STATUS(shmring_reader_poll_timeout(early, never_called, NULL, 8, 0, &delivered),
+               SHMRING_TIMEOUT);
+  CHECK_STATUS(shmring_reader_wait_readable(early, 1000000), SHMRING_TIMEOUT);
+
+  /* round trip to two readers */
+  shmring_producer_t* p = attach_producer(ring);
+  CHECK_STATUS(shmring_producer_write(p, 1, "one", 3), SHMRING_OK);
+  CHECK_STATUS(shmring_producer_write_timeout(p, 2, "two", 3, 0), SHMRING_OK);
+  collected_t got;
+  memset(&got, 0, sizeof got);
+  CHECK_STATUS(shmring_reader_poll_timeout(fast, collect, &got, 16, SHMRING_FOREVER, &delivered),
+               SHMRING_OK);
+  CHECK(delivered == 2 && got.types[1] == 2 && memcmp(got.data[1], "two", 3) == 0);
+  CHECK_STATUS(shmring_reader_wait_readable(early, 0), SHMRING_OK);
+  char small[2];
+  CHECK_STATUS(shmring_reader_read(early, small, sizeof small, &size, &type), SHMRING_TOO_LARGE);
+  CHECK(size == 3 && type == 1);
+  CHECK_STATUS(shmring_reader_read(early, buf, sizeof buf, &size, &type), SHMRING_OK);
+  CHECK(size == 3 && type == 1 && memcmp(buf, "one", 3) == 0);
+  CHECK(shmring_reader_received(early) == 1 && shmring_reader_lost(early) == 0);
+
+  /* the producer never blocks: 200 records of 100 bytes overwrite the 4 KiB ring many times
+   * over; `early` is overtaken, loses records, and the count is exact */
+  char big[100];
+  memset(big, 'b', sizeof big);
+  for (uint32_t i = 0; i < 200; ++i) {
+    memcpy(big, &i, sizeof i);
+    CHECK_STATUS(shmring_producer_write_timeout(p, 3, big, sizeof big, 0), SHMRING_OK);
+  }
+  uint32_t last = 0;
+  shmring_status_t s;
+  while ((s = shmring_reader_read(early, buf, sizeof buf, &size, &type)) == SHMRING_OK) {
+    CHECK(size == 100 || size == 3);
+    if (size == 100) memcpy(&last, buf, sizeof last);
+  }
+  CHECK_STATUS(s, SHMRING_EMPTY);
+  CHECK(last == 199);
+  CHECK(shmring_reader_laps(early) >= 1);
+  CHECK(shmring_reader_received(early) + shmring_reader_lost(early) == 202);
+  CHECK(shmring_reader_last_error(early)[0] == '\0');
+  CHECK_STATUS(shmring_reader_set_wait(early, SHMRING_WAIT_PARK, 0), SHMRING_OK);
+  CHECK_STATUS(shmring_reader_set_wait(early, (shmring_wait_strategy_t)9, 0),
+               SHMRING_INVALID_ARGUMENT);
+
+  /* a reader joining at the newest record starts there */
+  third = attach_reader(ring, SHMRING_JOIN_NEWEST);
+  CHECK_STATUS(shmring_reader_read(third, buf, sizeof buf, &size, &type), SHMRING_OK);
+  memcpy(&last, buf, sizeof last);
+  CHECK(last == 199);
+  CHECK_STATUS(shmring_reader_read(third, buf, sizeof buf, &size, &type), SHMRING_EMPTY);
+
+  /* per-reader stats, through a read-only handle */
+  shmring_ring_t* view = NULL;
+  CHECK_OK(shmring_ring_open(name, 1000000000, 1, &view, &g_err));
+  shmring_reader_t* ro = (shmring_reader_t*)1;
+  CHECK(shmring_reader_attach(view, NULL, &ro, &err) == SHMRING_E_INVALID_ARGUMENT);
+  shmring_reader_stat_t readers[SHMRING_MAX_READERS];
+  uint32_t count = 0;
+  CHECK_OK(shmring_ring_readers(view, readers, SHMRING_MAX_READERS, &count, &g_err));
+  CHECK(count == 3);
+  int found_early = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    CHECK(readers[i].pid == self_pid() && readers[i].alive == 1);
+    if (readers[i].lost == shmring_reader_lost(early)) found_early = 1;
+  }
+  CHECK(found_early);
+  CHECK_OK(shmring_ring_readers(view, NULL, 0, &count, &g_err)); /* count only */
+  CHECK(count == 3);
+
+  /* the ring's own counters */
+  shmring_counter_info_t rc[32];
+  CHECK_OK(shmring_ring_counters(view, rc, 32, &count, &g_err));
+  CHECK(count <= 32);
+  int seen_written = 0, seen_sequence = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (strcmp(rc[i].label, "messages_written") == 0 && rc[i].value == 202) seen_written = 1;
+    if (strcmp(rc[i].label, "next_sequence") == 0 && rc[i].value == 202) seen_sequence = 1;
+  }
+  CHECK(seen_written && seen_sequence);
+
+  shmring_reader_detach(early);
+  shmring_reader_detach(fast);
+  shmring_reader_detach(third);
+  shmring_reader_detach(NULL);
+  shmring_producer_detach(p);
+  CHECK_OK(shmring_ring_readers(view, readers, SHMRING_MAX_READERS, &count, &g_err));
+  CHECK(count == 0);
+  shmring_ring_close(view);
+  CHECK_OK(shmring_ring_unlink(name, &g_err));
+  shmring_ring_close(ring);
+}
+
+/* ---- counters: a forked owner updates, the parent reads through a read-only handle -------- */
+
+static void test_counters(void) {
+  const char* name = ring_name("ctrs");
+  shmring_counters_options_t o;
+  shmring_counters_options_init(&o);
+  CHECK(o.slots == 256 && o.mode == 0600);
+  o.slots = 4;
+  o.reuse_delay_ns = 60LL * 1000 * 1000 * 1000; /* long: a freed slot is not reused here */
+  shmring_counters_t* region = NULL;
+  CHECK_OK(shmring_counters_create(name, &o, &region, &g_err));
+  CHECK(shmring_counters_slot_count(region) == 4);
+
+  /* a ring open of a counters region says what it is */
+  shmring_ring_t* not_ring = NULL;
+  shmring_error_t err;
+  CHECK(shmring_ring_open(name, 0, 1, &not_ring, &err) == SHMRING_E_NOT_A_RING);
+  CHECK(strstr(err.message, "counters region") != NULL);
+
+  shmring_counter_t* requests = NULL;
+  CHECK_OK(shmring_counter_allocate(region, "requests", 7, &requests, &g_err));
+  shmring_counter_add(requests, 5);
+  shmring_counter_add(requests, 2);
+  CHECK(shmring_counter_load(requests) == 7);
+  shmring_counter_store(requests, 40);
+  CHECK(shmring_counter_load(requests) == 40);
+  shmring_counter_t* bad = (shmring_counter_t*)1;
+  CHECK(shmring_counter_allocate(region, "", 1, &bad, &err) == SHMRING_E_INVALID_ARGUMENT);
+  CHECK(bad == NULL);
+  CHECK(shmring_counter_allocate(region, "0123456789012345678901234567890123456789", 1, &bad,
+                                 &err) == SHMRING_E_INVALID_ARGUMENT);
+
+  /* a child process allocates its own counter and counts to 1000 */
+  CHECK(handshake_init());
+  uint32_t child = 0;
+  const child_t process = start_child("counters", name, &child);
+  CHECK(process);
+  g_child = process;
+  CHECK(handshake_wait(1));
+
+  shmring_counters_t* view = NULL;
+  CHECK_OK(shmring_counters_open(name, 1, &view, &g_err));
+  shmring_counter_t* none = (shmring_counter_t*)1;
+  CHECK(shmring_counter_allocate(view, "x", 1, &none, &err) == SHMRING_E_INVALID_ARGUMENT);
+  shmring_counter_info_t info[4];
+  uint32_t count = 0;
+  CHECK_OK(shmring_counters_snapshot(view, info, 4, &count, &g_err));
+  CHECK(count == 2);
+  uint32_t child_slot = 0, child_generation = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (strcmp(info[i].label, "requests") == 0) {
+      CHECK(info[i].value == 40 && info[i].type_id == 7);
+      CHECK(info[i].owner_pid == self_pid() && info[i].owner_alive == 1);
+    } else {
+      CHECK(strcmp(info[i].label, "child.events") == 0);
+      CHECK(info[i].value == 1000 && info[i].type_id == 9);
+      CHECK(info[i].owner_pid == child && info[i].owner_alive == 1);
+      child_slot = info[i].slot;
+      child_generation = info[i].generation;
+    }
+  }
+  uint64_t value = 0;
+  CHECK(shmring_counters_read(view, child_slot, child_generation, &value) == 1 && value == 1000);
+  CHECK(shmring_counters_read(view, child_slot, child_generation + 1, &value) == 0);
+  CHECK(shmring_counters_read(view, 99, 1, &value) == 0);
+
+  /* the child frees its counter and exits: the slot reads as freed, and stays retired */
+  CHECK(handshake_signal(0));
+  g_child = 0;
+  CHECK(finish_child(process) == 0);
+  CHECK(shmring_counters_read(view, child_slot, child_generation, &value) == 0);
+  CHECK_OK(shmring_counters_snapshot(view, info, 4, &count, &g_err));
+  CHECK(count == 1 && strcmp(info[0].label, "requests") == 0);
+  shmring_counter_t* more[3] = {NULL, NULL, NULL};
+  CHECK_OK(shmring_counter_allocate(region, "a", 1, &more[0], &g_err));
+  CHECK_OK(shmring_counter_allocate(region, "b", 1, &more[1], &g_err));
+  CHECK(shmring_counter_slot(more[0]) != child_slot && shmring_counter_slot(more[1]) != child_slot);
+  CHECK(shmring_counter_allocate(region, "c", 1, &more[2], &err) == SHMRING_E_BUSY);
+  CHECK(shmring_counter_generation(more[0]) >= 1);
+  for (int i = 0; i < 2; ++i) shmring_counter_free(more[i]);
+  shmring_counter_free(NULL);
+  handshake_close();
+
+  shmring_counter_free(requests);
+  /* Unlinked while open (fine everywhere), then gone once closed: unlinked on Linux, its last
+   * handle closed on Windows. */
+  CHECK_OK(shmring_counters_unlink(name, &g_err));
+  shmring_counters_close(view);
+  shmring_counters_close(region);
+  shmring_counters_close(NULL);
+  CHECK(shmring_counters_open(name, 1, &view, &err) == SHMRING_E_NOT_FOUND);
+}
+
+/* The counters child: its own counter in the parent's region, counted to 1000; then it waits
+ * for the parent's go, frees the counter and exits. */
+static void run_child_counters(const char* name) {
+  shmring_counters_t* mine = NULL;
+  shmring_counter_t* c = NULL;
+  shmring_error_t e;
+  if (shmring_counters_open(name, 0, &mine, &e) != SHMRING_E_OK ||
+      shmring_counter_allocate(mine, "child.events", 9, &c, &e) != SHMRING_E_OK) {
+    fprintf(stderr, "child: %s\n", e.message);
+    _exit(2);
+  }
+  for (int i = 0; i < 1000; ++i) shmring_counter_add(c, 1);
+  if (!handshake_child_open() || !handshake_signal(1)) _exit(3);
+  if (!handshake_wait(0)) _exit(4);
+  shmring_counter_free(c);
+  shmring_counters_close(mine);
+  _exit(0);
+}
+
+static void child_main(const char* role, const char* name) {
+  if (strcmp(role, "producer") == 0) run_child_producer(name);
+  if (strcmp(role, "counters") == 0) run_child_counters(name);
+  fprintf(stderr, "child: unknown role '%s'\n", role);
+  _exit(5);
+}
+
+int main(int argc, char** argv) {
+#if defined(_WIN32)
+  if (argc == 5 && strcmp(argv[1], "--child") == 0) {
+    g_parent_pid = (uint32_t)strtoul(argv[4], NULL, 10);
+    child_main(argv[2], argv[3]);
+  }
+#else
+  (void)argc;
+  (void)argv;
+#endif
+  g_owner_pid = self_pid();
   atexit(cleanup);
   test_names_and_errors();
   test_spsc();
   test_mpsc_claims();
   test_fork_mpsc();
+  test_broadcast();
+  test_counters();
   printf("c_api: all checks passed\n");
   return 0;
 }

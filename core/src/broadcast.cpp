@@ -98,7 +98,32 @@ Result<Reader> Ring::attach_reader(const ReaderOptions& options) {
   r.max_record_ = h->max_record_size;
   r.options_ = options;
   r.buffer_.resize(h->max_record_size);
+  // The reader is fresh: its slot's statistics start at zero.
+  r.slot_->messages_read.store(0, std::memory_order_relaxed);
+  r.slot_->bytes_read.store(0, std::memory_order_relaxed);
+  r.slot_->lost.store(0, std::memory_order_relaxed);
+  r.slot_->laps.store(0, std::memory_order_relaxed);
+  r.slot_->sleeps.store(0, std::memory_order_relaxed);
+  // Loss counting starts at the join. Joining at the tail, every record from sequence s0 (read
+  // before the position) on was written after we joined; joining at a record, its own sequence
+  // is the first we expect (read and validated like any copy, see Reader::next).
+  const uint64_t s0 = h->next_sequence.load(std::memory_order_acquire);
   r.cursor_ = join_position(h, options.join);
+  r.have_expected_ = true;
+  r.expected_sequence_ = s0;  // the floor: records from s0 on were written after we joined
+  if (r.cursor_ == h->initial_position && h->wrapped.load(std::memory_order_acquire) == 0 &&
+      options.join == JoinAt::oldest) {
+    r.expected_sequence_ = 0;  // nothing ever overwritten: every record is still ours to read
+  } else if (r.cursor_ != h->producer_position.load(std::memory_order_acquire)) {
+    const auto* rec =
+        reinterpret_cast<const BroadcastRecordHeader*>(r.area_ + (r.cursor_ & r.mask_));
+    const uint64_t sequence = rec->sequence.load(std::memory_order_relaxed);
+    const bool padding = rec->header.type.load(std::memory_order_relaxed) == layout::kPaddingType;
+    std::atomic_thread_fence(std::memory_order_acquire);  // as in Reader::next
+    if (!padding && h->tail_intent.load(std::memory_order_relaxed) - r.cursor_ <= h->capacity &&
+        sequence <= s0)
+      r.expected_sequence_ = sequence;  // the record we start at was there when we joined
+  }
   light_fences_enabled();  // we park on the data signal; the producer must see our heavy fence
   r.slot_->cursor.store(r.cursor_, std::memory_order_relaxed);
   r.slot_->last_activity_ns.store(platform::monotonic_ns(), std::memory_order_relaxed);

@@ -107,34 +107,13 @@ bool walk_step(std::string_view name, const std::byte* base, std::size_t size, u
   out.length = length;
   out.type = type;
   const uint32_t room = std::min(cap - index, tail - position);
-  if (length == 0 || length < 0) {
-    if (!mpsc || length == INT32_MIN) {
-      result.stop = WalkStop::corrupt;
-      result.reason = at(position, "non-positive length", length);
-      return false;
-    }
-    out.state = length == 0 ? RecordState::reserved : RecordState::claimed;
-    const uint32_t claimed = static_cast<uint32_t>(-static_cast<int64_t>(length));
-    if (length < 0 &&
-        (claimed < layout::kRecordHeaderSize || layout::align_record(claimed) > room)) {
-      result.stop = WalkStop::corrupt;
-      result.reason = at(position, "claimed length outside the ring", length);
-      return false;
-    }
-    return true;  // reported; the caller stops at in-flight records
-  }
   const bool padding = type == layout::kPaddingType;
   const uint32_t header_bytes =
       broadcast && !padding ? layout::kBroadcastRecordHeaderSize : layout::kRecordHeaderSize;
-  const uint32_t len = static_cast<uint32_t>(length);
-  if (len < header_bytes || layout::align_record(len) > room ||
-      (!padding && len > h->max_record_size)) {
-    result.stop = WalkStop::corrupt;
-    result.reason = at(position, "impossible length", length);
-    return false;
-  }
-  out.state = padding ? RecordState::padding : RecordState::committed;
-  if (!padding) {
+  const uint32_t len = length > 0 ? static_cast<uint32_t>(length) : 0;
+  const bool sane = length > 0 && len >= header_bytes && layout::align_record(len) <= room &&
+                    (padding || len <= h->max_record_size);
+  if (sane && !padding) {
     if (broadcast)
       out.sequence = reinterpret_cast<const layout::BroadcastRecordHeader*>(rec)->sequence.load(
           std::memory_order_relaxed);
@@ -144,7 +123,9 @@ bool walk_step(std::string_view name, const std::byte* base, std::size_t size, u
       std::memcpy(copy.data(), area + index + header_bytes, out.payload_size);
     out.payload = copy.data();
   }
-  // Was the record still there while we copied it? (see broadcast.cpp for the pairing)
+  // Was the record still there while we read it? Checked before judging what we read: bytes
+  // that the producer (broadcast) or the consumer (mpsc zeroing) changed under us are not
+  // corruption. See broadcast.cpp for the fence pairing.
   std::atomic_thread_fence(std::memory_order_acquire);
   if (broadcast) {
     const uint32_t intent = h->tail_intent.load(std::memory_order_relaxed);
@@ -161,6 +142,28 @@ bool walk_step(std::string_view name, const std::byte* base, std::size_t size, u
       return false;
     }
   }
+  if (length <= 0) {
+    if (!mpsc || length == INT32_MIN) {
+      result.stop = WalkStop::corrupt;
+      result.reason = at(position, "non-positive length", length);
+      return false;
+    }
+    out.state = length == 0 ? RecordState::reserved : RecordState::claimed;
+    const uint32_t claimed = static_cast<uint32_t>(-static_cast<int64_t>(length));
+    if (length < 0 &&
+        (claimed < layout::kRecordHeaderSize || layout::align_record(claimed) > room)) {
+      result.stop = WalkStop::corrupt;
+      result.reason = at(position, "claimed length outside the ring", length);
+      return false;
+    }
+    return true;  // reported; the caller stops at in-flight records
+  }
+  if (!sane) {
+    result.stop = WalkStop::corrupt;
+    result.reason = at(position, "impossible length", length);
+    return false;
+  }
+  out.state = padding ? RecordState::padding : RecordState::committed;
   position += layout::align_record(len);
   return true;
 }

@@ -13,9 +13,6 @@
 //  * A dead consumer: the ring is full, the consumer is SIGKILLed, and a producer parked in a
 //    blocking write returns consumer_dead (fail_if_consumer_dead) long before its timeout, or,
 //    with fail_if_consumer_dead = false, keeps waiting and completes once a new consumer attaches.
-#include <signal.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cinttypes>
 #include <cstdio>
@@ -95,7 +92,7 @@ int run_victim(ChildIo& io, const VictimPlan& plan) {
     for (int attempt = 0; attempt < 20'000; ++attempt) {
       const uint32_t p = ring->stats().producer_position;
       if (capacity - (p & mask) < occupied) break;
-      ::sched_yield();
+      platform::yield_thread();
     }
   }
   std::vector<std::byte> body(std::max<uint32_t>(plan.size, 1));
@@ -110,6 +107,47 @@ int run_victim(ChildIo& io, const VictimPlan& plan) {
   return io.fail("victim: was not killed");
 }
 
+Params to_params(const VictimPlan& plan) {
+  Params p;
+  p.set("ring", plan.ring)
+      .set("size", plan.size)
+      .set("partial", plan.partial)
+      .set("aim_for_wrap", plan.aim_for_wrap)
+      .set("wrap_tail", plan.wrap_tail)
+      .set("filler_id", plan.filler_id)
+      .set("filler_seq", plan.filler_seq)
+      .set("fillers_first", plan.fillers_first)
+      .set("seed", plan.seed);
+  return p;
+}
+
+int victim_role(ChildIo& io, const Params& p) {
+  VictimPlan plan;
+  plan.ring = p.str("ring");
+  plan.size = p.u32("size");
+  plan.partial = p.u32("partial");
+  plan.aim_for_wrap = p.flag("aim_for_wrap");
+  plan.wrap_tail = p.u32("wrap_tail");
+  plan.filler_id = p.u32("filler_id");
+  plan.filler_seq = p.u64("filler_seq");
+  plan.fillers_first = p.u64("fillers_first");
+  plan.seed = p.u64("seed");
+  return run_victim(io, plan);
+}
+const ChildRole kVictimRole("victim", victim_role);
+
+// Opens the ring, attaches as its consumer, sends 'A' and never reads; waits to be killed.
+int idle_consumer_role(ChildIo& io, const Params& p) {
+  auto r = Ring::open(p.str("ring"));
+  if (!r) return io.fail("consumer: open: %s", r.error().message.c_str());
+  auto c = r->attach_consumer();
+  if (!c) return io.fail("consumer: attach: %s", c.error().message.c_str());
+  io.send('A');
+  (void)io.wait_control(300'000);  // never reads: the ring fills up; then it is killed
+  return io.fail("consumer: was not killed");
+}
+const ChildRole kIdleConsumerRole("idle-consumer", idle_consumer_role);
+
 // Drives victims one after another from the consumer loop (never blocking it): spawn, wait
 // for 'C', check the claim intent in the slot, SIGKILL + reap, wait until the consumer has
 // recovered the claim, next.
@@ -123,8 +161,7 @@ class VictimRunner {
     switch (phase_) {
       case Phase::spawn: {
         plan_ = make_plan_(kills_);
-        const VictimPlan plan = plan_;
-        victim_ = std::make_unique<Child>([plan](ChildIo& io) { return run_victim(io, plan); });
+        victim_ = std::make_unique<Child>("victim", to_params(plan_));
         phase_ = Phase::claiming;
         return true;
       }
@@ -179,7 +216,7 @@ class VictimRunner {
     // The claim intent the consumer will recover from (mpsc; spsc has none).
     bool found = ring_.kind() == Kind::spsc;
     for (const ProducerStats& ps : ring_.stats().producers) {
-      if (ps.pid != static_cast<uint32_t>(victim_->pid()) || ring_.kind() != Kind::mpsc) continue;
+      if (ps.pid != victim_->pid() || ring_.kind() != Kind::mpsc) continue;
       found = true;
       CHECK(ps.claim_active);
       CHECK(ps.claim_position + ps.claim_length == end);
@@ -259,9 +296,15 @@ int run_filling_producer(ChildIo& io, const std::string& name, bool fail_if_dead
   return 0;
 }
 
-uint64_t slot_sleeps(Ring& ring, pid_t pid) {
+int filling_producer_role(ChildIo& io, const Params& p) {
+  return run_filling_producer(io, p.str("ring"), p.flag("fail_if_dead"), p.u64("more"),
+                              p.u64("seed"));
+}
+const ChildRole kFillingProducerRole("filling-producer", filling_producer_role);
+
+uint64_t slot_sleeps(Ring& ring, uint32_t pid) {
   for (const ProducerStats& ps : ring.stats().producers)
-    if (ps.pid == static_cast<uint32_t>(pid)) return ps.sleeps;
+    if (ps.pid == pid) return ps.sleeps;
   return 0;
 }
 
@@ -278,24 +321,18 @@ void run_dead_consumer(Kind kind, bool fail_if_dead) {
   if (!ring) FAIL("create: " << ring.error().message);
 
   const std::string ring_name = name.str();
-  Child consumer([ring_name](ChildIo& io) {
-    auto r = Ring::open(ring_name);
-    if (!r) return io.fail("consumer: open: %s", r.error().message.c_str());
-    auto c = r->attach_consumer();
-    if (!c) return io.fail("consumer: attach: %s", c.error().message.c_str());
-    io.send('A');
-    (void)io.wait_control(300'000);  // never reads: the ring fills up; then it is killed
-    return io.fail("consumer: was not killed");
-  });
+  Child consumer("idle-consumer", Params().set("ring", ring_name));
   Event e;
   std::string why;
   if (!consumer.expect_event('A', e, 30'000, why)) FAIL(why);
 
   constexpr uint64_t kMore = 20'000;
   const uint64_t producer_seed = derive_seed(seed, 1);
-  Child producer([ring_name, fail_if_dead, producer_seed](ChildIo& io) {
-    return run_filling_producer(io, ring_name, fail_if_dead, kMore, producer_seed);
-  });
+  Child producer("filling-producer", Params()
+                                         .set("ring", ring_name)
+                                         .set("fail_if_dead", fail_if_dead)
+                                         .set("more", kMore)
+                                         .set("seed", producer_seed));
   if (!producer.expect_event('A', e, 30'000, why)) FAIL(why);
   if (!producer.expect_event('F', e, 30'000, why)) FAIL(why);
   const uint64_t before_full = e.v[0];
@@ -565,9 +602,9 @@ struct RandomVictim {
   uint32_t killed_at = 0;     // producer position right after the kill
 };
 
-const ProducerStats* find_slot(const Stats& st, pid_t pid) {
+const ProducerStats* find_slot(const Stats& st, uint32_t pid) {
   for (const ProducerStats& ps : st.producers)
-    if (ps.pid == static_cast<uint32_t>(pid)) return &ps;
+    if (ps.pid == pid) return &ps;
   return nullptr;
 }
 
@@ -634,7 +671,7 @@ TEST_CASE("fault: streaming producers SIGKILLed at random instants", "[fault]") 
         }
         RandomVictim v;
         v.id = pp.id;
-        v.child = std::make_unique<Child>([pp](ChildIo& io) { return run_producer(io, pp); });
+        v.child = std::make_unique<Child>("producer", to_params(pp));
         victims.push_back(std::move(v));
         phase = Phase::attaching;
         return true;
@@ -790,6 +827,19 @@ int run_intent_victim(ChildIo& io, const std::string& name, IntentKill where, ui
   return io.fail("was not killed");
 }
 
+int intent_victim_role(ChildIo& io, const Params& p) {
+  return run_intent_victim(io, p.str("ring"), static_cast<IntentKill>(p.u32("where")),
+                           p.u32("length"));
+}
+const ChildRole kIntentVictimRole("intent-victim", intent_victim_role);
+
+Params intent_victim(const std::string& ring, IntentKill where, uint32_t length) {
+  return Params()
+      .set("ring", ring)
+      .set("where", static_cast<uint32_t>(where))
+      .set("length", length);
+}
+
 }  // namespace
 
 // Regression test: a producer killed between writing its claim
@@ -815,9 +865,7 @@ TEST_CASE("fault: producer killed between claim intent and CAS, then a real clai
   if (!consumer) FAIL("attach_consumer: " << consumer.error().message);
 
   const std::string ring_name = name.str();
-  Child stale([ring_name](ChildIo& io) {
-    return run_intent_victim(io, ring_name, IntentKill::before_cas, 64);
-  });
+  Child stale("intent-victim", intent_victim(ring_name, IntentKill::before_cas, 64));
   Event e;
   std::string why;
   if (!stale.expect_event('C', e, 30'000, why)) FAIL(why);
@@ -827,7 +875,7 @@ TEST_CASE("fault: producer killed between claim intent and CAS, then a real clai
   VictimPlan vp;
   vp.ring = ring_name;
   vp.size = 200;  // occupies 208: not the 64 bytes of the stale intent
-  Child victim([vp](ChildIo& io) { return run_victim(io, vp); });
+  Child victim("victim", to_params(vp));
   if (!victim.expect_event('C', e, 30'000, why)) FAIL(why);
   CHECK(static_cast<uint32_t>(e.v[0]) == stale_start);  // the same position
   victim.kill_and_reap();
@@ -870,9 +918,7 @@ TEST_CASE("fault: producer killed between commit and clearing its claim intent",
   if (!consumer) FAIL("attach_consumer: " << consumer.error().message);
 
   const std::string ring_name = name.str();
-  Child victim([ring_name](ChildIo& io) {
-    return run_intent_victim(io, ring_name, IntentKill::after_commit, 100);
-  });
+  Child victim("intent-victim", intent_victim(ring_name, IntentKill::after_commit, 100));
   Event e;
   std::string why;
   if (!victim.expect_event('C', e, 30'000, why)) FAIL(why);
@@ -910,19 +956,11 @@ TEST_CASE("fault: a dead but unreaped (zombie) consumer is replaced", "[fault]")
   auto ring = Ring::create(name.str(), co);
   if (!ring) FAIL("create: " << ring.error().message);
   const std::string ring_name = name.str();
-  Child consumer([ring_name](ChildIo& io) {
-    auto r = Ring::open(ring_name);
-    if (!r) return io.fail("open: %s", r.error().message.c_str());
-    auto c = r->attach_consumer();
-    if (!c) return io.fail("attach: %s", c.error().message.c_str());
-    io.send('A');
-    (void)io.wait_control(300'000);
-    return io.fail("was not killed");
-  });
+  Child consumer("idle-consumer", Params().set("ring", ring_name));
   Event e;
   std::string why;
   if (!consumer.expect_event('A', e, 30'000, why)) FAIL(why);
-  ::kill(consumer.pid(), SIGKILL);
+  consumer.kill();
   REQUIRE(consumer.wait_zombie(30'000));  // dead, not reaped
   auto replacement = ring->attach_consumer();
   INFO((replacement ? std::string("attached") : replacement.error().message));

@@ -72,6 +72,20 @@ struct ReplacementPlan {
   uint64_t seed = 0;
 };
 
+Params to_params(const ReplacementPlan& plan, const std::string& book) {
+  Params p;
+  p.set("book", book)
+      .set("ring", plan.ring)
+      .set("generation", plan.generation)
+      .set("producers", plan.producers)
+      .set("per_producer", plan.per_producer)
+      .set("kill_after", plan.kill_after)
+      .set("freeze", plan.freeze)
+      .set("max_batch", plan.max_batch)
+      .set("seed", plan.seed);
+  return p;
+}
+
 // A consumer process that resumes where the previous (killed) one left off.
 int run_replaceable_consumer(ChildIo& io, KillBook& book, const ReplacementPlan& plan) {
   auto fail = [&](const std::string& what) {
@@ -129,6 +143,22 @@ int run_replaceable_consumer(ChildIo& io, KillBook& book, const ReplacementPlan&
   return 0;
 }
 
+int replaceable_consumer_role(ChildIo& io, const Params& p) {
+  ReplacementPlan plan;
+  plan.ring = p.str("ring");
+  plan.generation = p.u32("generation");
+  plan.producers = p.u32("producers");
+  plan.per_producer = p.u64("per_producer");
+  plan.kill_after = p.u64("kill_after");
+  plan.freeze = p.flag("freeze");
+  plan.max_batch = p.u32("max_batch");
+  plan.seed = p.u64("seed");
+  auto book = SharedBook<KillBook>::attach(p.str("book"));
+  if (!book) return io.fail("consumer generation %u: no shared book", plan.generation);
+  return run_replaceable_consumer(io, **book, plan);
+}
+const ChildRole kReplaceableConsumer("replaceable-consumer", replaceable_consumer_role);
+
 void run_consumer_replacement(Kind kind, uint32_t producer_count, uint64_t per_producer,
                               uint32_t kills) {
   const uint64_t seed = test_seed();
@@ -174,9 +204,7 @@ void run_consumer_replacement(Kind kind, uint32_t producer_count, uint64_t per_p
     rp.freeze = generation % 2 == 0;
     rp.max_batch = kMaxBatch;
     rp.seed = derive_seed(seed, 100 + generation);
-    SharedBook<KillBook>* shared = &book;
-    Child consumer(
-        [shared, rp](ChildIo& io) { return run_replaceable_consumer(io, **shared, rp); });
+    Child consumer("replaceable-consumer", to_params(rp, book.name()));
     Event e;
     std::string why;
     if (!consumer.expect_event('A', e, 30'000, why))

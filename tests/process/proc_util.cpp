@@ -1,30 +1,19 @@
 #include "proc_util.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sched.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <cerrno>
 #include <cinttypes>
 #include <climits>
-#include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <random>
 #include <stdexcept>
 
-namespace shmring::proctest {
+#include "shmring/platform.hpp"
 
-static_assert(sizeof(Event) <= PIPE_BUF, "an event must be written atomically");
+namespace shmring::proctest {
 
 // ---- seeds, names, time ---------------------------------------------------------------------
 
@@ -37,13 +26,12 @@ uint64_t test_seed() {
 
 std::string unique_ring_name() {
   static std::atomic<uint32_t> counter{0};
-  return "pt-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+  return "pt-" + std::to_string(platform::current_pid()) + "-" +
+         std::to_string(counter.fetch_add(1));
 }
 
 uint64_t now_ns() {
-  struct timespec ts {};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+  return platform::monotonic_ns();
 }
 
 bool wait_until(const std::function<bool()>& condition, int timeout_ms) {
@@ -51,7 +39,7 @@ bool wait_until(const std::function<bool()>& condition, int timeout_ms) {
   for (;;) {
     if (condition()) return true;
     if (now_ns() >= deadline) return false;
-    ::sched_yield();
+    platform::yield_thread();
   }
 }
 
@@ -297,294 +285,6 @@ std::string Verifier::summary() const {
   return s;
 }
 
-// ---- child processes ------------------------------------------------------------------------
-
-namespace {
-
-// Parent-side pipe ends of live Child guards. A new child closes them, so that each pipe has
-// exactly one writer and EOF on an event pipe means that child is gone.
-std::vector<int>& parent_fds() {
-  static std::vector<int> fds;
-  return fds;
-}
-
-void forget_fd(int fd) {
-  auto& fds = parent_fds();
-  fds.erase(std::remove(fds.begin(), fds.end(), fd), fds.end());
-}
-
-bool write_all(int fd, const void* data, std::size_t n) noexcept {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-int remaining_ms(uint64_t deadline) {
-  const uint64_t now = now_ns();
-  if (now >= deadline) return 0;
-  return static_cast<int>(std::min<uint64_t>((deadline - now + 999'999) / 1'000'000, 1 << 30));
-}
-
-}  // namespace
-
-void ChildIo::send(const Event& e) const noexcept {
-  (void)write_all(events, &e, sizeof e);
-}
-
-void ChildIo::send(char tag, uint64_t v0, uint64_t v1, uint64_t v2, uint64_t v3) const noexcept {
-  Event e;
-  e.tag = tag;
-  e.v[0] = v0;
-  e.v[1] = v1;
-  e.v[2] = v2;
-  e.v[3] = v3;
-  send(e);
-}
-
-int ChildIo::fail(const char* fmt, ...) const noexcept {
-  Event e;
-  e.tag = 'E';
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(e.text, sizeof e.text, fmt, ap);
-  va_end(ap);
-  std::fprintf(stderr, "[child %d] %s\n", static_cast<int>(::getpid()), e.text);
-  send(e);
-  return kChildFailed;
-}
-
-char ChildIo::wait_control(int timeout_ms) const noexcept {
-  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000u;
-  for (;;) {
-    struct pollfd pfd {
-      control, POLLIN, 0
-    };
-    const int r = ::poll(&pfd, 1, remaining_ms(deadline));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return 0;
-    char c = 0;
-    const ssize_t n = ::read(control, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    return n == 1 ? c : 0;
-  }
-}
-
-Child::Child(const Body& body) {
-  static const bool sigpipe_ignored = [] {
-    std::signal(SIGPIPE, SIG_IGN);  // a write to a dead child's pipe must not kill the test
-    return true;
-  }();
-  (void)sigpipe_ignored;
-  int ev[2], ctl[2];
-  if (::pipe2(ev, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  if (::pipe2(ctl, O_CLOEXEC) != 0) {
-    ::close(ev[0]);
-    ::close(ev[1]);
-    throw std::runtime_error("pipe2 failed");
-  }
-  std::fflush(nullptr);  // the child must not repeat buffered output
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    for (int fd : {ev[0], ev[1], ctl[0], ctl[1]}) ::close(fd);
-    throw std::runtime_error(std::string("fork failed: ") + std::strerror(err));
-  }
-  if (pid == 0) {
-    // Child: die with the parent; never return into Catch2.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(97);
-    for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT})
-      std::signal(sig, SIG_DFL);
-    for (int fd : parent_fds()) ::close(fd);
-    ::close(ev[0]);
-    ::close(ctl[1]);
-    ChildIo io{ev[1], ctl[0]};
-    int rc = 98;
-    try {
-      rc = body(io);
-    } catch (const std::exception& e) {
-      rc = io.fail("exception: %s", e.what());
-    } catch (...) {
-      rc = io.fail("unknown exception");
-    }
-    ::_exit(rc);
-  }
-  pid_ = pid;
-  ::close(ev[1]);
-  ::close(ctl[0]);
-  events_ = ev[0];
-  control_ = ctl[1];
-  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));  // -1: poll waitpid instead
-  if (pidfd_ >= 0) ::fcntl(pidfd_, F_SETFD, FD_CLOEXEC);
-  parent_fds().push_back(events_);
-  parent_fds().push_back(control_);
-  if (pidfd_ >= 0) parent_fds().push_back(pidfd_);
-}
-
-Child::~Child() {
-  kill_and_reap();
-  for (int fd : {events_, control_, pidfd_}) {
-    if (fd < 0) continue;
-    forget_fd(fd);
-    ::close(fd);
-  }
-}
-
-void Child::kill_and_reap() noexcept {
-  if (reaped_ || pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
-  }
-  reaped_ = true;
-}
-
-bool Child::wait_exit(int timeout_ms) {
-  if (reaped_) return true;
-  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000u;
-  for (;;) {
-    if (pidfd_ >= 0) {
-      struct pollfd pfd {
-        pidfd_, POLLIN, 0
-      };
-      const int r = ::poll(&pfd, 1, remaining_ms(deadline));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-    }
-    const pid_t w = ::waitpid(pid_, &status_, WNOHANG);
-    if (w == pid_) {
-      reaped_ = true;
-      return true;
-    }
-    if (w < 0 && errno != EINTR) {
-      reaped_ = true;  // not our child any more; nothing to reap
-      return true;
-    }
-    if (now_ns() >= deadline) return false;
-    if (pidfd_ < 0) {
-      struct timespec ts {
-        0, 1'000'000
-      };
-      ::nanosleep(&ts, nullptr);  // no pidfd: a bounded wait for exit, not synchronisation
-    }
-  }
-}
-
-bool Child::wait_zombie(int timeout_ms) {
-  if (reaped_) return false;
-  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000u;
-  for (;;) {
-    siginfo_t info{};
-    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        info.si_pid == pid_)
-      return true;
-    if (now_ns() >= deadline) return false;
-    if (pidfd_ >= 0) {
-      struct pollfd pfd {
-        pidfd_, POLLIN, 0
-      };
-      (void)::poll(&pfd, 1, remaining_ms(deadline));
-    } else {
-      ::sched_yield();
-    }
-  }
-}
-
-bool Child::succeeded() const noexcept {
-  return reaped_ && WIFEXITED(status_) && WEXITSTATUS(status_) == 0;
-}
-
-std::string Child::describe() const {
-  std::string who = "pid " + std::to_string(pid_) + " ";
-  if (!reaped_) return who + "running";
-  if (WIFEXITED(status_)) return who + "exited with " + std::to_string(WEXITSTATUS(status_));
-  if (WIFSIGNALED(status_)) return who + "killed by signal " + std::to_string(WTERMSIG(status_));
-  return who + "status " + std::to_string(status_);
-}
-
-bool Child::read_event(Event& e, int timeout_ms) {
-  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000u;
-  auto* p = reinterpret_cast<char*>(&e);
-  std::size_t got = 0;
-  while (got < sizeof e) {
-    struct pollfd pfd {
-      events_, POLLIN, 0
-    };
-    const int r = ::poll(&pfd, 1, remaining_ms(deadline));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;  // timeout (a partial event is lost with the child anyway)
-    const ssize_t n = ::read(events_, p + got, sizeof e - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;  // EOF: the child is gone and its pipe is drained
-    got += static_cast<std::size_t>(n);
-  }
-  e.text[sizeof e.text - 1] = '\0';
-  if (e.tag == 'E') errors_ += std::string(e.text) + "\n";
-  if (e.tag == 'R') {
-    report_ = e;
-    has_report_ = true;
-  }
-  return true;
-}
-
-bool Child::next_event(Event& e, int timeout_ms) {
-  if (!pending_.empty()) {
-    e = pending_.front();
-    pending_.erase(pending_.begin());
-    return true;
-  }
-  return read_event(e, timeout_ms);
-}
-
-bool Child::expect_event(char tag, Event& e, int timeout_ms, std::string& why) {
-  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->tag == tag) {
-      e = *it;
-      pending_.erase(it);
-      return true;
-    }
-  }
-  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000u;
-  for (;;) {
-    if (!read_event(e, remaining_ms(deadline))) {
-      (void)wait_exit(now_ns() < deadline ? 1000 : 0);
-      why = std::string("no '") + tag + "' event from child " + describe() +
-            (reaped_ ? "" : " within " + std::to_string(timeout_ms) + " ms") +
-            (errors_.empty() ? "" : "; it reported: " + errors_);
-      return false;
-    }
-    if (e.tag == tag) return true;
-    if (e.tag == 'E') {
-      why = std::string("child ") + describe() + " reported: " + e.text;
-      return false;
-    }
-    pending_.push_back(e);
-  }
-}
-
-void Child::send(char c) noexcept {
-  (void)write_all(control_, &c, 1);
-}
-
-std::string Child::errors() {
-  Event e;
-  while (read_event(e, 0)) pending_.push_back(e);
-  return errors_;
-}
-
-bool Child::report(Event& e) {
-  Event x;
-  while (read_event(x, 0)) pending_.push_back(x);
-  if (has_report_) e = report_;
-  return has_report_;
-}
-
 // ---- producer loop (child) ------------------------------------------------------------------
 
 int run_producer(ChildIo& io, const ProducerPlan& plan) {
@@ -640,6 +340,67 @@ int run_producer(ChildIo& io, const ProducerPlan& plan) {
   io.send('R', sent);
   return 0;
 }
+
+void put_options(Params& params, const std::string& prefix, const ProducerOptions& options) {
+  params.set(prefix + "strategy", static_cast<uint32_t>(options.wait.strategy))
+      .set(prefix + "spin_ns", options.wait.spin_ns)
+      .set(prefix + "fail_if_consumer_dead", options.fail_if_consumer_dead);
+}
+
+ProducerOptions get_options(const Params& params, const std::string& prefix) {
+  ProducerOptions o;
+  o.wait.strategy = static_cast<WaitStrategy>(params.u32(prefix + "strategy"));
+  o.wait.spin_ns = params.i64(prefix + "spin_ns");
+  o.fail_if_consumer_dead = params.flag(prefix + "fail_if_consumer_dead");
+  return o;
+}
+
+Params to_params(const ProducerPlan& plan) {
+  Params p;
+  p.set("ring", plan.ring)
+      .set("id", plan.id)
+      .set("first_sequence", plan.first_sequence)
+      .set("count", plan.count)
+      .set("seed", plan.seed)
+      .set("size_max", plan.size_max)
+      .set("size_typical", plan.size_typical)
+      .set("claim_percent", plan.claim_percent)
+      .set("op_timeout_ns", plan.op_timeout_ns)
+      .set("wait_go", plan.wait_go)
+      .set("wait_consumer_sleep", plan.wait_consumer_sleep)
+      .set("until_stopped", plan.until_stopped)
+      .set("progress_after", plan.progress_after)
+      .set("hold_rounds", plan.hold_rounds);
+  put_options(p, "options.", plan.options);
+  return p;
+}
+
+ProducerPlan producer_plan(const Params& p) {
+  ProducerPlan plan;
+  plan.ring = p.str("ring");
+  plan.id = p.u32("id");
+  plan.first_sequence = p.u64("first_sequence");
+  plan.count = p.u64("count");
+  plan.seed = p.u64("seed");
+  plan.size_max = p.u32("size_max");
+  plan.size_typical = p.u32("size_typical");
+  plan.claim_percent = p.u32("claim_percent");
+  plan.op_timeout_ns = p.i64("op_timeout_ns");
+  plan.wait_go = p.flag("wait_go");
+  plan.wait_consumer_sleep = p.flag("wait_consumer_sleep");
+  plan.until_stopped = p.flag("until_stopped");
+  plan.progress_after = p.u64("progress_after");
+  plan.hold_rounds = p.u32("hold_rounds");
+  plan.options = get_options(p, "options.");
+  return plan;
+}
+
+namespace {
+int producer_role(ChildIo& io, const Params& params) {
+  return run_producer(io, producer_plan(params));
+}
+const ChildRole kProducerRole("producer", producer_role);
+}  // namespace
 
 // ---- consumer loop (parent) -----------------------------------------------------------------
 
@@ -730,7 +491,7 @@ void finish_producers(const std::vector<Child*>& producers, const std::vector<ui
 }
 
 std::unique_ptr<Child> spawn_producer(const ProducerPlan& plan, uint64_t seed) {
-  auto child = std::make_unique<Child>([plan](ChildIo& io) { return run_producer(io, plan); });
+  auto child = std::make_unique<Child>("producer", to_params(plan));
   Event e;
   std::string why;
   if (!child->expect_event('A', e, 30'000, why))

@@ -2,12 +2,13 @@
 // format, the verifier, the child-process guard and the producer / consumer loops that every
 // tier reuses. Tests: multiprocess_test.cpp, stress_test.cpp, fault_test.cpp.
 //
-// Processes. Every peer is a real process made with fork(). A child opens the ring by name
+// Processes. Every peer is a real process: fork() on Linux, CreateProcessW of the test executable
+// on Windows (tests/common/child.hpp). A child runs a named role, opens the ring by name
 // (Ring::open) and never touches the parent's handle; it reports through two pipes (events to the
-// parent, control from it) and ends with _exit(), so Catch2 never runs in a child. A child dies
-// with its parent (PR_SET_PDEATHSIG), and the parent's Child guard SIGKILLs and reaps it on every
-// path out of a test. Nothing sleeps to synchronise: children say "attached" / "claimed" through
-// the event pipe, and the few waits on ring state poll the ring's own counters, with a deadline.
+// parent, control from it), so Catch2 never runs in a child. A child dies with its parent, and
+// the parent's Child guard kills and reaps it on every path out of a test. Nothing sleeps to
+// synchronise: children say "attached" / "claimed" through the event pipe, and the few waits on
+// ring state poll the ring's own counters, with a deadline.
 //
 // Message (payload) format, little-endian:
 //    0  uint32 producer_id
@@ -22,9 +23,6 @@
 // the verifier. So every size from 0 to max_payload is a checked message.
 #pragma once
 
-#include <sys/mman.h>
-#include <sys/types.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "child.hpp"
 #include "shmring/ring.hpp"
 
 namespace shmring::proctest {
@@ -153,100 +152,10 @@ class Verifier {
 };
 
 // ---- child processes ------------------------------------------------------------------------
+// Child, ChildIo, Event, Params, SharedBook: tests/common/child.hpp. A child runs a role that a
+// test file registers (static const ChildRole); the plans below travel as Params.
 
-// One fixed-size message from a child. Smaller than PIPE_BUF, so a write is atomic.
-struct Event {
-  char tag = 0;  // 'A' attached, 'C' claimed, 'F' full, 'P' progress, 'R' report, 'E' error
-  uint32_t code = 0;
-  uint64_t v[6] = {};
-  char text[400] = {};
-};
-
-// The child's ends of its pipes.
-struct ChildIo {
-  int events = -1;   // to the parent
-  int control = -1;  // from the parent
-  void send(const Event& e) const noexcept;
-  void send(char tag, uint64_t v0 = 0, uint64_t v1 = 0, uint64_t v2 = 0,
-            uint64_t v3 = 0) const noexcept;
-  // Sends an 'E' event (also to stderr) and returns the exit code to use.
-  int fail(const char* fmt, ...) const noexcept __attribute__((format(printf, 2, 3)));
-  // Next control byte, or 0 after timeout_ms or when the parent closed the pipe.
-  char wait_control(int timeout_ms) const noexcept;
-};
-
-inline constexpr int kChildFailed = 2;
-
-// A forked child running `body`; the guard SIGKILLs and reaps it if it is still running when
-// the guard dies (a failed REQUIRE unwinds through here).
-class Child {
- public:
-  using Body = std::function<int(ChildIo&)>;
-  explicit Child(const Body& body);
-  ~Child();
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  pid_t pid() const noexcept { return pid_; }
-  // Next event, waiting at most timeout_ms. false on timeout or once the child is gone and
-  // its pipe is drained.
-  bool next_event(Event& e, int timeout_ms);
-  // Waits (at most timeout_ms) for an event with `tag`; an 'E' event or the child's exit makes
-  // it return false, with the reason in `why`.
-  bool expect_event(char tag, Event& e, int timeout_ms, std::string& why);
-  void send(char c) noexcept;
-  // Reaps the child if it has exited, waiting at most timeout_ms. true once reaped.
-  bool wait_exit(int timeout_ms);
-  bool exited() { return wait_exit(0); }
-  // Waits until the child has terminated but leaves it unreaped (a zombie).
-  bool wait_zombie(int timeout_ms);
-  void kill_and_reap() noexcept;
-  bool succeeded() const noexcept;
-  std::string describe() const;  // "running", "exited with 0", "killed by signal 9"
-  // Text of the 'E' events received so far (and any still in the pipe).
-  std::string errors();
-  // The last 'R' (report) event, whether or not something already took it; false if none.
-  bool report(Event& e);
-
- private:
-  bool read_event(Event& e, int timeout_ms);
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int events_ = -1;
-  int control_ = -1;
-  bool reaped_ = false;
-  int status_ = 0;
-  std::vector<Event> pending_;  // events read while looking for another tag
-  std::string errors_;
-  Event report_;
-  bool has_report_ = false;
-};
-
-// Test bookkeeping that outlives the child that writes it: an anonymous MAP_SHARED mapping made
-// before fork (not a ring; the rings are always opened by name). T must be zero-initialisable
-// and hold only lock-free atomics and plain bytes.
-template <class T>
-class SharedBook {
- public:
-  SharedBook() {
-    void* p = ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::runtime_error("mmap of the test bookkeeping failed");
-    book_ = new (p) T();
-  }
-  ~SharedBook() {
-    book_->~T();
-    ::munmap(book_, sizeof(T));
-  }
-  SharedBook(const SharedBook&) = delete;
-  SharedBook& operator=(const SharedBook&) = delete;
-  T* operator->() const noexcept { return book_; }
-  T& operator*() const noexcept { return *book_; }
-
- private:
-  T* book_ = nullptr;
-};
-
-// Polls `condition` (cheap, reads shared state) with sched_yield until it holds or timeout_ms
+// Polls `condition` (cheap, reads shared state) with a thread yield until it holds or timeout_ms
 // passes. For waits on ring counters that the test cannot get through a pipe.
 bool wait_until(const std::function<bool()>& condition, int timeout_ms);
 
@@ -274,6 +183,12 @@ struct ProducerPlan {
 // Opens the ring by name, attaches, sends 'A' {slot}, optionally waits for 'G', writes `count`
 // messages and sends 'R' {sent}. Returns the exit code.
 int run_producer(ChildIo& io, const ProducerPlan& plan);
+// The plan as a child's parameters, and back (role "producer" runs run_producer).
+Params to_params(const ProducerPlan& plan);
+ProducerPlan producer_plan(const Params& params);
+// ProducerOptions / WaitOptions under a key prefix.
+void put_options(Params& params, const std::string& prefix, const ProducerOptions& options);
+ProducerOptions get_options(const Params& params, const std::string& prefix);
 
 // ---- the consumer loop (parent side) --------------------------------------------------------
 // Parent-side helpers below use Catch2 assertions; never call them in a child.

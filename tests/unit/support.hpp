@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shmring/layout.hpp"
+#include "shmring/platform.hpp"
 #include "shmring/ring.hpp"
 #include "shmring/validate.hpp"
 
@@ -44,11 +45,24 @@ inline constexpr int64_t kLongNs = 10'000'000'000;
 // "ut-<pid>-<counter>", unique within this run and across concurrent runs.
 std::string unique_name();
 
-// The OS object of ring `name`, as shm_open spells it: "/shmring.NAME".
+// The OS object of ring `name`, as shm_open spells it: "/shmring.NAME" (Windows: the section
+// Local\shmring.NAME).
 std::string shm_path(const std::string& name);
 
+// Windows: keeps the object of ring `name` alive until its NameGuard goes (a section disappears
+// with its last handle; a Linux name stays until it is unlinked). Elsewhere nothing to do.
+void keep_alive(const std::string& name);
+
+// Does Ring::unlink remove the name at once (Linux), or does the object live on until its last
+// handle is closed (Windows)?
+#if defined(_WIN32)
+inline constexpr bool kUnlinkRemovesName = false;
+#else
+inline constexpr bool kUnlinkRemovesName = true;
+#endif
+
 // Owns a ring name for the duration of a test: removes the OS object on destruction (whether
-// or not a ring was ever created under it).
+// or not a ring was ever created under it; on Windows: closes the handles kept for it).
 class NameGuard {
  public:
   NameGuard();
@@ -63,6 +77,7 @@ class NameGuard {
 };
 
 // A private mmap of the whole OS object of a ring (its current size), read-only or writable.
+// (Windows: a view through the platform layer; the object is kept alive, see keep_alive.)
 // Lets a test check the bytes at offset 0 (header) and at header_size (record area), and craft
 // corruption. REQUIREs that the object exists.
 class RawMap {
@@ -94,11 +109,16 @@ class RawMap {
  private:
   std::byte* base_ = nullptr;
   std::size_t size_ = 0;
+#if defined(_WIN32)
+  std::unique_ptr<shmring::platform::Region> region_;
+#endif
 };
 
 // Creates the OS object for ring `name` directly (O_CREAT | O_EXCL, 0600), `size` zero bytes.
+// (Windows: a section of at least one page, kept alive; size 0 is not possible there.)
 void craft_object(const std::string& name, std::size_t size);
-// ftruncate of an existing object (nobody in this process may have it mapped).
+// ftruncate of an existing object (nobody in this process may have it mapped). Windows: see
+// support.cpp (a new section of the new size, page-granular).
 void resize_object(const std::string& name, std::size_t size);
 // st_mode & 0777 of the object, or -1 when it does not exist.
 int object_mode(const std::string& name);
@@ -166,7 +186,18 @@ std::vector<Got> poll_all(shmring::Consumer& consumer, std::size_t max,
 // Deterministic payload of record number `seq`: byte j is a function of (seq, j).
 std::vector<std::byte> payload(uint32_t seq, uint32_t size);
 
+// Whether an object's mapped size is `expected` bytes. Windows (Wine at least) sizes sections
+// in whole pages, so there it may also be `expected` rounded up to 4096.
+inline bool object_size_is(std::size_t actual, std::size_t expected) {
+#if defined(_WIN32)
+  if (actual == (expected + 4095) / 4096 * 4096) return true;
+#endif
+  return actual == expected;
+}
+
 // A pid that certainly names no live process (a forked child that has exited and been reaped).
 uint32_t dead_pid();
+// A live process other than this one (the parent; on Windows a helper child).
+uint32_t other_live_pid();
 
 }  // namespace ut

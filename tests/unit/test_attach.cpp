@@ -1,7 +1,5 @@
 // Attach rules (one consumer, one spsc producer, max_producers mpsc slots, read-only views) and
 // the stats snapshot.
-#include <unistd.h>
-
 #include <algorithm>
 #include <optional>
 
@@ -13,11 +11,11 @@ using ut::RawMap;
 
 namespace {
 uint32_t my_pid() {
-  return static_cast<uint32_t>(::getpid());
+  return platform::current_pid();
 }
 // A live process other than this one.
 uint32_t other_live_pid() {
-  return static_cast<uint32_t>(::getppid());
+  return ut::other_live_pid();
 }
 }  // namespace
 
@@ -297,6 +295,9 @@ TEST_CASE("stats: mpsc producers are listed per slot with their claims", "[unit]
   CHECK(s.messages_written == 4u);    // counters are kept in the slot
 }
 
+// Linux only: on Windows a ring cannot be re-created under its name while any handle of the old
+// one is open (create says already_exists, test_win32.cpp), so there is no such successor.
+#if !defined(_WIN32)
 TEST_CASE("attach: a handle of an unlinked ring does not free the slot of its successor",
           "[unit][attach]") {
   // A process recreates a ring under the same name while it still holds a consumer of the old,
@@ -317,3 +318,4 @@ TEST_CASE("attach: a handle of an unlinked ring does not free the slot of its su
   ut::check_error(ring.attach_consumer(), ErrorCode::busy, name.str());
   if (kind == Kind::spsc) ut::check_error(ring.attach_producer(), ErrorCode::busy, name.str());
 }
+#endif

@@ -53,11 +53,13 @@ TEST_CASE("open: not_ready while the magic is 0 or the object is unsized", "[uni
     }
     ut::check_error(Ring::open(name.str(), ut::quick_open()), ErrorCode::not_ready, name.str());
   }
+#if !defined(_WIN32)  // a Windows section is never empty: it is created at its size
   SECTION("0 bytes") {
     NameGuard name;
     ut::craft_object(name.str(), 0);
     ut::check_error(Ring::open(name.str(), ut::quick_open()), ErrorCode::not_ready, name.str());
   }
+#endif
   SECTION("4 bytes") {
     NameGuard name;
     ut::craft_object(name.str(), 4);
@@ -114,6 +116,10 @@ TEST_CASE("open: truncated when the object is smaller than the header says", "[u
   for (std::size_t size : {std::size_t{4096 + 256 - 1}, std::size_t{4096}, std::size_t{1000},
                            sizeof(layout::RingHeader) - 1, std::size_t{8}}) {
     CAPTURE(size);
+#if defined(_WIN32)
+    // Sections are sized in whole pages (under Wine at least): one byte short of 4352 is 8192.
+    if (size % 4096 != 0 && size > 4096) continue;
+#endif
     NameGuard name;
     { Ring ring = ut::create_ring(name.str(), ut::options(kind, 256)); }
     ut::resize_object(name.str(), size);

@@ -14,7 +14,7 @@ CHECKS=0
 
 cleanup() {
   for pid in $BACKGROUND; do kill -9 "$pid" 2>/dev/null || true; done
-  for suffix in spsc mpsc dead full big json; do
+  for suffix in spsc mpsc dead full big json bcast insp; do
     "$SHMRING" rm --force "$PREFIX-$suffix" >/dev/null 2>&1 || true
   done
   rm -rf "$WORK"
@@ -70,7 +70,7 @@ contains "$WORK/out" "usage: shmring"
 contains "$WORK/out" "/dev/shm/shmring.NAME"
 expect 0 help
 contains "$WORK/out" "usage: shmring"
-for cmd in create send recv stat rm; do
+for cmd in create send recv stat rm ls dump watch tail counters; do
   expect 0 "$cmd" --help
   contains "$WORK/out" "usage: shmring $cmd"
   expect 0 help "$cmd"
@@ -258,6 +258,163 @@ contains "$WORK/err" "shmring send: ring '$PREFIX-dead': the ring is full and it
 expect 0 create "$PREFIX-full" --capacity 1k
 expect_in 3 send "$PREFIX-full" --timeout-ms 200
 contains "$WORK/err" "timed out after 200 ms waiting for space"
+
+# ---- broadcast rings ------------------------------------------------------------------------------
+expect 2 create "$PREFIX-bcast" --capacity 4k --readers 4
+contains "$WORK/err" "--readers applies to broadcast rings"
+expect 2 create "$PREFIX-bcast" --capacity 4k --kind broadcast --producers 2
+expect 0 create "$PREFIX-bcast" --capacity 4k --kind broadcast --readers 4
+contains "$WORK/out" "(broadcast, capacity 4096 bytes, max payload 496 bytes"
+# send never blocks on a broadcast ring: 2000 records overwrite a 4 KiB ring many times over.
+seq 1 2000 >"$WORK/in"
+expect_in 0 send "$PREFIX-bcast" --timeout-ms 1
+expect 2 recv "$PREFIX-bcast" --count 1
+contains "$WORK/err" "use 'shmring tail $PREFIX-bcast -f'"
+expect 0 tail "$PREFIX-bcast" -n 3
+same "$WORK/out" "1998
+1999
+2000"
+expect 0 stat "$PREFIX-bcast" --no-rates
+contains "$WORK/out" "kind:               broadcast"
+contains "$WORK/out" "next_sequence:      2000"
+contains "$WORK/out" "readers:            0 attached, 4 slots"
+# tail -f follows as a reader: records sent after it attached, then --count ends it.
+timeout 30 "$SHMRING" tail "$PREFIX-bcast" -n 0 -f --count 3 --timeout-ms 20000 \
+  >"$WORK/tail.out" 2>"$WORK/tail.err" &
+TAIL_PID=$!
+BACKGROUND="$BACKGROUND $TAIL_PID"
+for _ in $(seq 200); do
+  timeout 10 "$SHMRING" stat "$PREFIX-bcast" --json --no-rates >"$WORK/out" 2>/dev/null || true
+  python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["readers"] else 1)' \
+    "$WORK/out" 2>/dev/null && break
+  sleep 0.05
+done
+expect 0 send "$PREFIX-bcast" first second third fourth
+wait "$TAIL_PID" || fail "tail -f on a broadcast ring failed: $(cat "$WORK/tail.err")"
+same "$WORK/tail.out" "first
+second
+third"
+ok
+
+# ---- inspection: ls, dump, stat, watch, tail, counters never write a byte ---------------------------
+expect 0 create "$PREFIX-insp" --capacity 4k --kind mpsc
+expect 0 send "$PREFIX-insp" alpha beta "$(printf 'bin\001ary')" gamma
+OBJ="/dev/shm/shmring.$PREFIX-insp"
+BEFORE=$(sha256sum <"$OBJ")
+expect 0 dump "$PREFIX-insp"
+same "$WORK/out" "ring '$PREFIX-insp' (mpsc, capacity 4096): from oldest position 0, producer position 64
+[0 @0] type 0, 5 bytes: alpha
+[16 @16] type 0, 4 bytes: beta
+[32 @32] type 0, 7 bytes: 0x62696e01617279
+[48 @48] type 0, 5 bytes: gamma
+-- end at position 64 after 4 records: reached the producer position"
+expect 0 dump "$PREFIX-insp" --from 16 --max 1
+contains "$WORK/out" "[16 @16] type 0, 4 bytes: beta"
+contains "$WORK/out" "-- max at position 32 after 1 record"
+expect 0 dump "$PREFIX-insp" --format hex --from 0x20 --max 1
+contains "$WORK/out" "0000  62 69 6e 01 61 72 79"
+contains "$WORK/out" "|bin.ary|"
+expect 0 dump "$PREFIX-insp" --format json
+python3 - "$WORK/out" <<'EOF2' || fail "dump --format json is wrong"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [r.get("text") for r in d["records"]] == ["alpha", "beta", None, "gamma"], d
+assert d["records"][2]["hex"] == "0x62696e01617279", d
+assert d["stop"] == {"reason": "end", "position": 64, "records": 4,
+                     "detail": "reached the producer position"}, d["stop"]
+EOF2
+ok
+expect 2 dump "$PREFIX-insp" --format yaml
+expect 2 dump "$PREFIX-insp" --from 3
+expect 1 dump "$PREFIX-insp" --from 72
+contains "$WORK/err" "outside the records held, [0, 64)"
+expect 0 tail "$PREFIX-insp" -n 2
+same "$WORK/out" "0x62696e01617279
+gamma"
+expect 0 tail "$PREFIX-insp" -n 1 -f --timeout-ms 100 --interval-ms 20
+same "$WORK/out" "gamma"
+expect 0 stat "$PREFIX-insp" --interval-ms 50
+contains "$WORK/out" "rates:              in 0 msgs/s"
+contains "$WORK/out" "in flight:          none"
+contains "$WORK/out" "state:              stale"
+expect 0 stat "$PREFIX-insp" --json --no-rates
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["rates"] is None and d["in_flight"] is None and d["stale"], d' \
+  "$WORK/out" || fail "stat --json --no-rates is wrong"
+ok
+expect 2 stat "$PREFIX-insp" --no-rates --interval-ms 5
+expect 0 watch "$PREFIX-insp" --iterations 2 --interval-ms 50
+[ "$(wc -l <"$WORK/out")" -eq 2 ] || fail "watch without a terminal printed $(wc -l <"$WORK/out") lines, not 2"
+ok
+contains "$WORK/out" "$PREFIX-insp fill 1.6% (64/4096 B) in 0 msgs/s"
+expect 0 counters "$PREFIX-insp"
+contains "$WORK/out" "the ring's own counters"
+contains "$WORK/out" "messages_written"
+expect 0 counters "$PREFIX-insp" --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c={x["label"]: x["value"] for x in d["counters"]}; assert c["messages_written"] == 4 and c["used_bytes"] == 64, c' \
+  "$WORK/out" || fail "counters --json of a ring is wrong"
+ok
+expect 0 ls
+contains "$WORK/out" "NAME"
+grep -E "^$PREFIX-insp +mpsc +4 KiB +1\.6% +stale " "$WORK/out" >/dev/null || fail "ls line of $PREFIX-insp"
+ok
+expect 0 ls --json
+python3 - "$WORK/out" "$PREFIX-insp" "$PREFIX-bcast" <<'EOF2' || fail "ls --json is wrong"
+import json, sys
+entries = {e["name"]: e for e in json.load(open(sys.argv[1]))}
+i, b = entries[sys.argv[2]], entries[sys.argv[3]]
+assert i["type"] == "ring" and i["kind"] == "mpsc" and i["used_bytes"] == 64 and i["stale"], i
+assert i["object"] == "/dev/shm/shmring." + sys.argv[2], i
+assert b["kind"] == "broadcast" and b["peers"] == [], b
+EOF2
+ok
+[ "$(sha256sum <"$OBJ")" = "$BEFORE" ] || fail "an inspection command changed $OBJ"
+ok
+expect 0 recv "$PREFIX-insp" --count 4 --timeout-ms 2000
+same "$WORK/out" "alpha
+beta
+0x62696e01617279
+gamma"
+expect 1 dump "$PREFIX-nonexistent"
+contains "$WORK/err" "shmring dump: ring '$PREFIX-nonexistent'"
+
+# watch on a terminal: a full-screen view that quits on q, and on Ctrl-C, restoring the screen.
+for key in q ctrl-c; do
+  python3 - "$SHMRING" "$PREFIX-insp" "$key" <<'EOF2' || fail "watch on a terminal ($key)"
+import os, pty, select, signal, sys, time
+shmring, name, key = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(shmring, [shmring, "watch", name, "--interval-ms", "50"])
+out = b""
+deadline = time.time() + 10
+def read_for(seconds):
+    global out
+    end = time.time() + seconds
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                return
+read_for(0.4)
+assert b"\x1b[?1049h" in out, out        # alternate screen
+assert b"fill [" in out and b"q: quit" in out, out
+os.write(fd, b"q" if key == "q" else b"\x03")
+status = None
+while time.time() < deadline:
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        status = st
+        break
+    read_for(0.05)
+read_for(0.1)
+assert status is not None, "watch did not quit"
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+assert b"\x1b[?1049l" in out and b"\x1b[?25h" in out, out[-200:]  # screen and cursor restored
+EOF2
+  ok
+done
 
 # ---- rm -------------------------------------------------------------------------------------------
 expect 0 rm "$PREFIX-spsc"
