@@ -332,7 +332,8 @@ Status Reader::wait_readable(int64_t timeout_ns) noexcept {
     if (now >= deadline) return Status::timeout;
     detail::bump(slot_->sleeps, 1);
     mapping_->data_notifier.wait(
-        seq, slice(remaining_ns(deadline, now), fenced ? kLivenessSliceNs : kUnfencedSliceNs));
+        seq, slice(remaining_ns(deadline, now), fenced ? kNoSliceNs : kUnfencedSliceNs));
+    if (readable()) return Status::ok;  // look before announcing again (see ring.cpp)
   }
 }
 

@@ -925,6 +925,9 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
           seq, slice(remaining_ns(deadline, now), fenced ? kLivenessSliceNs : kUnfencedSliceNs));
     }
     if (verdict != Status::full) return verdict;
+    // Look before announcing again (see the consumer's loop): a wake usually means space.
+    const Status again = claim_once(type, size, out, false);
+    if (again != Status::full) return again;
   }
 }
 
@@ -1220,15 +1223,19 @@ Status Consumer::wait_readable_until(uint64_t deadline) noexcept {
       header_->consumer_waiting.store(0, std::memory_order_relaxed);
       return s;
     }
-    int64_t cap = fenced ? kLivenessSliceNs : kUnfencedSliceNs;
-    // A claim in flight that might belong to a dead producer: wake up to
-    // re-check it.
+    // Nothing to poll for: the producer's wake (or our deadline) ends the sleep. Only a failed
+    // heavy fence, or a claim in flight that may belong to a dead producer, needs a slice.
+    int64_t cap = fenced ? kNoSliceNs : kUnfencedSliceNs;
     if (mpsc_ && header_->producer_position.load(std::memory_order_relaxed) != position_)
       cap =
           std::min<int64_t>(cap, std::max<int64_t>(options_.stuck_claim_timeout_ns / 4, 1'000'000));
     detail::bump(header_->consumer.sleeps, 1);
     mapping_->data_notifier.wait(seq, slice(remaining_ns(deadline, now), cap));
     header_->consumer_waiting.store(0, std::memory_order_relaxed);
+    // Look before announcing again: after a wake there is usually a record, and the announce
+    // costs a heavy fence (a system call that interrupts every registered CPU).
+    s = probe();
+    if (s != Status::empty) return s;
   }
 }
 
