@@ -89,7 +89,7 @@ FUZZ_SECONDS ?= 300
 SOAK_MESSAGES ?= 100000000
 SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-           TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+           TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/reliability/tsan.supp \
            SHMRING_RELIABILITY_SCALE=$(SAN_SCALE)
 
 .PHONY: san-deps test-reliability test-sanitize fuzz soak
