@@ -201,12 +201,18 @@ shmring_error_code_t hand_out_counters(const std::vector<shmring::CounterValue>&
 
 extern "C" {
 
+// A C caller may pass any int: read the bits without a C++ enum load (UBSan: out-of-range
+// value), then let to_string() say "unknown".
 const char* shmring_status_str(shmring_status_t status) {
-  return shmring::to_string(static_cast<Status>(status));
+  int value = 0;
+  std::memcpy(&value, &status, sizeof value);
+  return shmring::to_string(static_cast<Status>(value));
 }
 
 const char* shmring_error_code_str(shmring_error_code_t code) {
-  return shmring::to_string(static_cast<ErrorCode>(code));
+  int value = 0;
+  std::memcpy(&value, &code, sizeof value);
+  return shmring::to_string(static_cast<ErrorCode>(value));
 }
 
 void shmring_create_options_init(shmring_create_options_t* options) {

@@ -39,18 +39,18 @@ using layout::RingHeader;
 namespace {
 
 layout::ReaderSlot* reader_slots(const Mapping& m) {
-  return reinterpret_cast<layout::ReaderSlot*>(m.slots + m.header->max_producers);
+  return reinterpret_cast<layout::ReaderSlot*>(m.slots + m.geo.max_producers);
 }
 
 // Picks where a new reader starts. Oldest: the first record of the area if it has never been
 // overwritten, else the checkpoint closest above the overwrite line (tail_intent - capacity).
-uint32_t join_position(const RingHeader* h, JoinAt join) {
+uint32_t join_position(const RingHeader* h, const Geometry& g, JoinAt join) {
   const uint32_t tail = h->producer_position.load(std::memory_order_acquire);
   if (h->next_sequence.load(std::memory_order_acquire) == 0) return tail;  // nothing yet
   const uint32_t latest = h->latest_position.load(std::memory_order_acquire);
   if (join == JoinAt::newest) return latest;
-  if (h->wrapped.load(std::memory_order_acquire) == 0) return h->initial_position;
-  const uint32_t low = h->tail_intent.load(std::memory_order_acquire) - h->capacity;
+  if (h->wrapped.load(std::memory_order_acquire) == 0) return g.initial_position;
+  const uint32_t low = h->tail_intent.load(std::memory_order_acquire) - g.capacity;
   uint32_t best = latest;
   uint32_t best_distance = latest - low;
   for (const auto& cp : h->checkpoint) {
@@ -69,17 +69,17 @@ uint32_t join_position(const RingHeader* h, JoinAt join) {
 Result<Reader> Ring::attach_reader(const ReaderOptions& options) {
   Mapping& m = *mapping_;
   RingHeader* h = m.header;
-  if (h->kind != static_cast<uint32_t>(Kind::broadcast))
+  if (m.geo.kind != static_cast<uint32_t>(Kind::broadcast))
     return make_error(ErrorCode::kind_mismatch,
                       ring_msg(m.name, "attach_reader() needs a broadcast ring; this is " +
-                                           std::string(h->kind == 1 ? "spsc" : "mpsc")));
+                                           std::string(m.geo.kind == 1 ? "spsc" : "mpsc")));
   if (!m.region.writable())
     return make_error(ErrorCode::invalid_argument, ring_msg(m.name, "opened read-only"));
   const uint32_t me = platform::current_pid();
   layout::ReaderSlot* slots = reader_slots(m);
   uint32_t holder = 0;
   Reader r;
-  for (uint32_t i = 0; i < h->max_readers && r.slot_ == nullptr; ++i) {
+  for (uint32_t i = 0; i < m.geo.max_readers && r.slot_ == nullptr; ++i) {
     const uint32_t pid = slots[i].pid.load(std::memory_order_acquire);
     if (pid != 0 && platform::process_alive(pid)) continue;
     if (take_slot(slots[i].pid, me, holder, slot_key(m, "reader" + std::to_string(i)))) {
@@ -88,16 +88,16 @@ Result<Reader> Ring::attach_reader(const ReaderOptions& options) {
     }
   }
   if (r.slot_ == nullptr)
-    return make_error(ErrorCode::busy, ring_msg(m.name, "all " + std::to_string(h->max_readers) +
+    return make_error(ErrorCode::busy, ring_msg(m.name, "all " + std::to_string(m.geo.max_readers) +
                                                             " reader slots are in use"));
   r.mapping_ = mapping_;
   r.header_ = h;
   r.area_ = m.area;
-  r.capacity_ = h->capacity;
-  r.mask_ = h->capacity - 1;
-  r.max_record_ = h->max_record_size;
+  r.capacity_ = m.geo.capacity;
+  r.mask_ = m.geo.capacity - 1;
+  r.max_record_ = m.geo.max_record_size;
   r.options_ = options;
-  r.buffer_.resize(h->max_record_size);
+  r.buffer_.resize(m.geo.max_record_size);
   // The reader is fresh: its slot's statistics start at zero.
   r.slot_->messages_read.store(0, std::memory_order_relaxed);
   r.slot_->bytes_read.store(0, std::memory_order_relaxed);
@@ -108,19 +108,24 @@ Result<Reader> Ring::attach_reader(const ReaderOptions& options) {
   // before the position) on was written after we joined; joining at a record, its own sequence
   // is the first we expect (read and validated like any copy, see Reader::next).
   const uint64_t s0 = h->next_sequence.load(std::memory_order_acquire);
-  r.cursor_ = join_position(h, options.join);
+  r.cursor_ = join_position(h, m.geo, options.join);
   r.have_expected_ = true;
   r.expected_sequence_ = s0;  // the floor: records from s0 on were written after we joined
-  if (r.cursor_ == h->initial_position && h->wrapped.load(std::memory_order_acquire) == 0 &&
+  if (r.cursor_ == m.geo.initial_position && h->wrapped.load(std::memory_order_acquire) == 0 &&
       options.join == JoinAt::oldest) {
     r.expected_sequence_ = 0;  // nothing ever overwritten: every record is still ours to read
+  } else if (r.cursor_ % layout::kRecordAlign != 0 ||
+             (r.cursor_ & r.mask_) + layout::kBroadcastRecordHeaderSize > r.capacity_ ||
+             h->producer_position.load(std::memory_order_acquire) - r.cursor_ > r.capacity_) {
+    // A join position no honest producer writes (B10): never read there; start at the tail.
+    r.cursor_ = h->producer_position.load(std::memory_order_acquire);
   } else if (r.cursor_ != h->producer_position.load(std::memory_order_acquire)) {
     const auto* rec =
         reinterpret_cast<const BroadcastRecordHeader*>(r.area_ + (r.cursor_ & r.mask_));
     const uint64_t sequence = rec->sequence.load(std::memory_order_relaxed);
     const bool padding = rec->header.type.load(std::memory_order_relaxed) == layout::kPaddingType;
     std::atomic_thread_fence(std::memory_order_acquire);  // as in Reader::next
-    if (!padding && h->tail_intent.load(std::memory_order_relaxed) - r.cursor_ <= h->capacity &&
+    if (!padding && h->tail_intent.load(std::memory_order_relaxed) - r.cursor_ <= m.geo.capacity &&
         sequence <= s0)
       r.expected_sequence_ = sequence;  // the record we start at was there when we joined
   }
@@ -180,6 +185,16 @@ Status Reader::corrupt(const char* why, int64_t value) noexcept {
                 cursor_ & mask_, why, static_cast<long long>(value));
   last_error_ = ring_msg(mapping_->name, buf);
   return Status::corrupt;
+}
+
+int64_t Reader::deadline_after(int64_t timeout_ns) noexcept {
+  return timeout_ns < 0 ? -1 : static_cast<int64_t>(platform::monotonic_ns()) + timeout_ns;
+}
+
+int64_t Reader::remaining(int64_t deadline) noexcept {
+  if (deadline < 0) return -1;
+  const int64_t now = static_cast<int64_t>(platform::monotonic_ns());
+  return deadline > now ? deadline - now : 0;
 }
 
 void Reader::resync() noexcept {

@@ -15,8 +15,16 @@
 
 namespace shmring::detail {
 
+// The identity line as validated at open. Never re-read: a peer that rewrites line 0 later
+// must not steer our indexing (capacity, slot counts) outside the mapping.
+struct Geometry {
+  uint32_t kind = 0, capacity = 0, max_record_size = 0, max_producers = 0, max_readers = 0;
+  uint32_t header_size = 0, initial_position = 0;
+};
+
 struct Mapping {
   std::string name;
+  Geometry geo;
   platform::Region region;
   layout::RingHeader* header = nullptr;
   layout::ProducerSlot* slots = nullptr;  // then ReaderSlot[max_readers] in broadcast rings

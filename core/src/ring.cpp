@@ -210,14 +210,14 @@ const std::string& Ring::name() const noexcept {
   return mapping_->name;
 }
 Kind Ring::kind() const noexcept {
-  return static_cast<Kind>(mapping_->header->kind);
+  return static_cast<Kind>(mapping_->geo.kind);
 }
 uint32_t Ring::capacity() const noexcept {
-  return mapping_->header->capacity;
+  return mapping_->geo.capacity;
 }
 uint32_t Ring::max_payload() const noexcept {
-  const bool broadcast = mapping_->header->kind == static_cast<uint32_t>(Kind::broadcast);
-  return mapping_->header->max_record_size -
+  const bool broadcast = mapping_->geo.kind == static_cast<uint32_t>(Kind::broadcast);
+  return mapping_->geo.max_record_size -
          (broadcast ? layout::kBroadcastRecordHeaderSize : layout::kRecordHeaderSize);
 }
 
@@ -228,8 +228,18 @@ static Result<std::shared_ptr<detail::Mapping>> bind(std::string_view name, plat
   m->name = std::string(name);
   m->region = std::move(region);
   m->header = reinterpret_cast<RingHeader*>(m->region.data());
+  const RingHeader* h = m->header;
+  m->geo = Geometry{h->kind,        h->capacity,    h->max_record_size, h->max_producers,
+                    h->max_readers, h->header_size, h->initial_position};
+  // The snapshot must be what validation accepted: validate again and compare.
+  if (auto v = validate_header(name, m->region.data(), m->region.size()); !v) return v.error();
+  const Geometry& g = m->geo;
+  if (g.kind != h->kind || g.capacity != h->capacity || g.max_record_size != h->max_record_size ||
+      g.max_producers != h->max_producers || g.max_readers != h->max_readers ||
+      g.header_size != h->header_size)
+    return make_error(ErrorCode::corrupt, ring_msg(name, "header changed while it was opened"));
   m->slots = reinterpret_cast<ProducerSlot*>(m->region.data() + sizeof(RingHeader));
-  m->area = m->region.data() + m->header->header_size;
+  m->area = m->region.data() + g.header_size;
   auto data = platform::Notifier::open(name, "data", &m->header->data_signal, ro, create);
   if (!data) return data.error();
   auto space = platform::Notifier::open(name, "space", &m->header->space_signal, ro, create);
@@ -343,15 +353,16 @@ Result<void> Ring::unlink(std::string_view name, bool global_namespace) {
 
 Stats Ring::stats() const {
   const RingHeader* h = mapping_->header;
+  const Geometry& g = mapping_->geo;
   Stats s;
   s.name = mapping_->name;
-  s.kind = static_cast<Kind>(h->kind);
-  s.capacity = h->capacity;
-  s.max_record_size = h->max_record_size;
-  s.max_producers = h->max_producers;
+  s.kind = static_cast<Kind>(g.kind);
+  s.capacity = g.capacity;
+  s.max_record_size = g.max_record_size;
+  s.max_producers = g.max_producers;
   s.creator_pid = h->creator_pid;
   s.layout_version = h->layout_version;
-  s.header_size = h->header_size;
+  s.header_size = g.header_size;
   s.total_size = h->total_size;
   s.creation_time_ns = h->creation_time_ns;
   // relaxed everywhere: a snapshot for people, not a synchronisation point.
@@ -370,7 +381,7 @@ Stats Ring::stats() const {
   s.consumer_wakes_sent = c.wakes_sent.load(std::memory_order_relaxed);
   s.recovered_claims = c.recovered_claims.load(std::memory_order_relaxed);
   s.recovered_bytes = c.recovered_bytes.load(std::memory_order_relaxed);
-  for (uint32_t i = 0; i < h->max_producers; ++i) {
+  for (uint32_t i = 0; i < g.max_producers; ++i) {
     const ProducerSlot& p = mapping_->slots[i];
     ProducerStats ps;
     ps.pid = p.pid.load(std::memory_order_relaxed);
@@ -395,15 +406,15 @@ Stats Ring::stats() const {
       s.producers.push_back(ps);
     }
   }
-  s.max_readers = h->max_readers;
-  if (h->kind == static_cast<uint32_t>(Kind::broadcast)) {
+  s.max_readers = g.max_readers;
+  if (g.kind == static_cast<uint32_t>(Kind::broadcast)) {
     s.tail_intent = h->tail_intent.load(std::memory_order_relaxed);
     s.latest_position = h->latest_position.load(std::memory_order_relaxed);
     s.next_sequence = h->next_sequence.load(std::memory_order_relaxed);
-    s.used_bytes = std::min(s.producer_position - h->initial_position, s.capacity);
+    s.used_bytes = std::min(s.producer_position - g.initial_position, s.capacity);
     const auto* readers =
-        reinterpret_cast<const layout::ReaderSlot*>(mapping_->slots + h->max_producers);
-    for (uint32_t i = 0; i < h->max_readers; ++i) {
+        reinterpret_cast<const layout::ReaderSlot*>(mapping_->slots + g.max_producers);
+    for (uint32_t i = 0; i < g.max_readers; ++i) {
       const layout::ReaderSlot& r = readers[i];
       ReaderStats rs;
       rs.pid = r.pid.load(std::memory_order_relaxed);
@@ -431,9 +442,9 @@ Stats Ring::stats() const {
 // it was never made (it died before its CAS). Intents that overlap the window
 // are left for the consumer's recovery (Consumer::stuck_claim); note a claim
 // with wrap padding may start behind the consumer and still cover it.
-static void clear_stale_intents(RingHeader* h, ProducerSlot* slots, uint32_t consumer,
+static void clear_stale_intents(uint32_t max_producers, ProducerSlot* slots, uint32_t consumer,
                                 uint32_t producer) {
-  for (uint32_t i = 0; i < h->max_producers; ++i) {
+  for (uint32_t i = 0; i < max_producers; ++i) {
     ProducerSlot& s = slots[i];
     if (s.claim_active.load(std::memory_order_acquire) == layout::kClaimNone) continue;
     const uint32_t start = s.claim_position.load(std::memory_order_relaxed);
@@ -487,14 +498,15 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   ProducerSlot* slot = nullptr;
   uint32_t index = 0;
   uint32_t holder = 0;
-  const bool mpsc = h->kind == static_cast<uint32_t>(Kind::mpsc);
+  const bool mpsc = m.geo.kind == static_cast<uint32_t>(Kind::mpsc);
   // First free slots, then slots of dead producers that hold no claim (a dead
   // producer's claim must stay visible until the consumer has recovered it;
   // stale intents are cleared).
-  clear_stale_intents(h, m.slots, h->consumer_position.load(std::memory_order_acquire),
+  clear_stale_intents(m.geo.max_producers, m.slots,
+                      h->consumer_position.load(std::memory_order_acquire),
                       h->producer_position.load(std::memory_order_acquire));
   for (int pass = 0; pass < 2 && slot == nullptr; ++pass) {
-    for (uint32_t i = 0; i < h->max_producers && slot == nullptr; ++i) {
+    for (uint32_t i = 0; i < m.geo.max_producers && slot == nullptr; ++i) {
       ProducerSlot& s = m.slots[i];
       const uint32_t pid = s.pid.load(std::memory_order_acquire);
       if (pass == 0 && pid != 0) continue;
@@ -510,8 +522,9 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
       return make_error(ErrorCode::busy,
                         ring_msg(m.name, "spsc ring already has a live producer (pid " +
                                              std::to_string(holder) + ")"));
-    return make_error(ErrorCode::busy, ring_msg(m.name, "all " + std::to_string(h->max_producers) +
-                                                            " producer slots are in use"));
+    return make_error(ErrorCode::busy,
+                      ring_msg(m.name, "all " + std::to_string(m.geo.max_producers) +
+                                           " producer slots are in use"));
   }
   slot->claim_active.store(0, std::memory_order_relaxed);
   slot->last_activity_ns.store(platform::monotonic_ns(), std::memory_order_relaxed);
@@ -521,14 +534,15 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   p.slot_ = slot;
   p.slot_index_ = index;
   p.area_ = m.area;
-  p.capacity_ = h->capacity;
-  p.mask_ = h->capacity - 1;
-  p.max_record_ = h->max_record_size;
+  p.capacity_ = m.geo.capacity;
+  p.mask_ = m.geo.capacity - 1;
+  p.max_record_ = m.geo.max_record_size;
   p.mpsc_ = mpsc;
-  p.broadcast_ = h->kind == static_cast<uint32_t>(Kind::broadcast);
+  p.broadcast_ = m.geo.kind == static_cast<uint32_t>(Kind::broadcast);
   if (p.broadcast_) {
     p.header_bytes_ = layout::kBroadcastRecordHeaderSize;
-    while ((1u << p.checkpoint_shift_) * layout::kCheckpoints < h->capacity) ++p.checkpoint_shift_;
+    while ((1u << p.checkpoint_shift_) * layout::kCheckpoints < m.geo.capacity)
+      ++p.checkpoint_shift_;
     p.sequence_ = h->next_sequence.load(std::memory_order_acquire);
   }
   p.light_fences_ = light_fences_enabled();
@@ -537,6 +551,19 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   // (spsc), so we resume exactly after the last published record.
   p.position_ = h->producer_position.load(std::memory_order_acquire);
   p.cached_consumer_ = h->consumer_position.load(std::memory_order_acquire);
+  p.initial_position_ = m.geo.initial_position;
+  p.intent_ = h->tail_intent.load(std::memory_order_acquire);
+  // The live positions, not the ones validated at open, are what we will write at (B2).
+  const bool aligned = p.position_ % layout::kRecordAlign == 0;
+  const bool in_window = p.broadcast_ ? p.intent_ - p.position_ <= p.capacity_
+                                      : p.position_ - p.cached_consumer_ <= p.capacity_;
+  if (!aligned || !in_window || p.intent_ % layout::kRecordAlign != 0) {
+    release_slot(slot->pid, slot_key(m, std::to_string(index)));
+    p.slot_ = nullptr;
+    return make_error(ErrorCode::corrupt,
+                      ring_msg(m.name, "producer position " + std::to_string(p.position_) +
+                                           " is unaligned or outside the ring"));
+  }
   return p;
 }
 
@@ -545,9 +572,11 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
   if (!m.region.writable())
     return make_error(ErrorCode::invalid_argument, ring_msg(m.name, "opened read-only"));
   RingHeader* h = m.header;
-  if (h->kind == static_cast<uint32_t>(Kind::broadcast))
+  if (m.geo.kind == static_cast<uint32_t>(Kind::broadcast))
     return make_error(ErrorCode::kind_mismatch,
                       ring_msg(m.name, "a broadcast ring is read with attach_reader()"));
+  // The live header, not the one validated at open: we are about to walk and zero (B7, B8).
+  if (auto v = validate_header(m.name, m.region.data(), m.region.size()); !v) return v.error();
   uint32_t holder = 0;
   if (!take_slot(h->consumer.pid, platform::current_pid(), holder, slot_key(m, "consumer")))
     return make_error(ErrorCode::busy,
@@ -558,11 +587,11 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
   c.header_ = h;
   c.producer_slots_ = m.slots;
   c.area_ = m.area;
-  c.capacity_ = h->capacity;
-  c.mask_ = h->capacity - 1;
-  c.max_record_ = h->max_record_size;
-  c.max_producers_ = h->max_producers;
-  c.mpsc_ = h->kind == static_cast<uint32_t>(Kind::mpsc);
+  c.capacity_ = m.geo.capacity;
+  c.mask_ = m.geo.capacity - 1;
+  c.max_record_ = m.geo.max_record_size;
+  c.max_producers_ = m.geo.max_producers;
+  c.mpsc_ = m.geo.kind == static_cast<uint32_t>(Kind::mpsc);
   c.light_fences_ = light_fences_enabled();
   c.options_ = options;
   c.position_ = h->consumer_position.load(std::memory_order_acquire);
@@ -574,7 +603,8 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
     const uint32_t target = h->consumer.release_target.load(std::memory_order_relaxed);
     const uint32_t p = h->producer_position.load(std::memory_order_acquire);
     if (target != c.position_) {
-      if (target % layout::kRecordAlign != 0 || target - c.position_ > p - c.position_) {
+      if (target % layout::kRecordAlign != 0 || target - c.position_ > p - c.position_ ||
+          p - c.position_ > c.capacity_) {
         release_slot(h->consumer.pid, slot_key(m, "consumer"));
         c.header_ = nullptr;
         return make_error(ErrorCode::corrupt,
@@ -614,6 +644,8 @@ Producer& Producer::operator=(Producer&& o) noexcept {
     mpsc_ = o.mpsc_;
     broadcast_ = o.broadcast_;
     header_bytes_ = o.header_bytes_;
+    initial_position_ = o.initial_position_;
+    intent_ = o.intent_;
     checkpoint_shift_ = o.checkpoint_shift_;
     last_checkpoint_ = o.last_checkpoint_;
     sequence_ = o.sequence_;
@@ -667,9 +699,12 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
     // fence: the intent is ordered before every store below, so a reader whose
     // copy saw any of them (and then runs its acquire fence) also sees this
     // intent and discards the copy. Pairs with Reader::next.
-    header_->tail_intent.store(p + need, std::memory_order_relaxed);
+    // Never backwards (B4): an aborted claim, or a dead producer's, may have announced (and
+    // written) further than this claim; readers must keep treating those bytes as overwritten.
+    if (static_cast<int32_t>(p + need - intent_) > 0) intent_ = p + need;
+    header_->tail_intent.store(intent_, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
-    if (need > capacity_ - (p - header_->initial_position) &&
+    if (need > capacity_ - (p - initial_position_) &&
         header_->wrapped.load(std::memory_order_relaxed) == 0)
       header_->wrapped.store(1, std::memory_order_relaxed);
     uint32_t at = index;
@@ -737,6 +772,7 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
   // whole 2^32 lap behind.
   uint32_t p = header_->producer_position.load(std::memory_order_relaxed);
   uint32_t index = 0, to_end = 0, need = 0;
+  int stale_reloads = 0;
   for (;;) {
     index = p & mask_;
     to_end = capacity_ - index;
@@ -744,10 +780,14 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
     // acquire: pairs with the consumer's release store in release() (as above).
     const uint32_t c = header_->consumer_position.load(std::memory_order_acquire);
     const uint32_t used = p - c;
-    if (used > capacity_) {  // p older than c: reload p
-      p = header_->producer_position.load(std::memory_order_relaxed);
+    if (used > capacity_ || p % layout::kRecordAlign != 0) {
+      // p older than c: reload p once. Still impossible with fresh values: the positions were
+      // corrupted (an honest ring never has them), and spinning would never end (B1b, B2).
+      if (stale_reloads++ > 0) return Status::corrupt;
+      p = header_->producer_position.load(std::memory_order_acquire);
       continue;
     }
+    stale_reloads = 0;
     if (need > capacity_ - used) {
       if (count_full) detail::bump(slot_->full_count, 1);
       return Status::full;
@@ -772,7 +812,14 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
   // reading c and the CAS, the space may not be free after all. Then hold the
   // claim, unwritten, until the consumer has released those bytes (it stops at
   // our zero header and cannot overtake us).
-  while ((p + need) - header_->consumer_position.load(std::memory_order_acquire) > capacity_) {
+  // Bounded: a consumer position that never comes back in range is corruption, not a lap.
+  for (uint32_t spins = 0;
+       (p + need) - header_->consumer_position.load(std::memory_order_acquire) > capacity_;
+       ++spins) {
+    if (spins > 1'000'000) {
+      slot_->claim_active.store(layout::kClaimNone, std::memory_order_relaxed);
+      return Status::corrupt;
+    }
     platform::yield_thread();
   }
   uint32_t at = index;
@@ -994,7 +1041,7 @@ void Consumer::release(uint32_t from, uint32_t to, uint64_t messages, uint64_t b
     // re-reading half-zeroed records.
     slot.release_target.store(to, std::memory_order_relaxed);
     const uint32_t index = from & mask_;
-    const uint32_t bytes_total = to - from;
+    const uint32_t bytes_total = std::min(to - from, capacity_);  // never past the area
     const uint32_t first = std::min(bytes_total, capacity_ - index);
     std::memset(area_ + index, 0, first);
     if (bytes_total > first) std::memset(area_, 0, bytes_total - first);
@@ -1036,7 +1083,7 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
   }
   if (now - stuck_since_ns_ < static_cast<uint64_t>(options_.stuck_claim_timeout_ns))
     return Status::empty;
-  clear_stale_intents(header_, producer_slots_, position_, p);
+  clear_stale_intents(max_producers_, producer_slots_, position_, p);
   // Candidates: slots whose intent or held claim covers `position`. Case
   // analysis:
   //  * any candidate alive: it will commit, or (a CAS loser) move its intent;
@@ -1059,6 +1106,10 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
     if (state == layout::kClaimNone) continue;
     const uint32_t start = s.claim_position.load(std::memory_order_relaxed);
     const uint32_t length = s.claim_length.load(std::memory_order_relaxed);
+    // An intent no honest producer can write is ignored (B5): it must never steer a read.
+    if (start % layout::kRecordAlign != 0 || length % layout::kRecordAlign != 0 || length == 0 ||
+        length > capacity_)
+      continue;
     if (position - start >= length) continue;
     if (platform::process_alive(s.pid.load(std::memory_order_relaxed))) {
       stuck_since_ns_ = now;

@@ -1,6 +1,7 @@
 #include "shmring/validate.hpp"
 
 #include <cinttypes>
+#include <cstdarg>
 #include <cstdio>
 #include <string>
 
@@ -12,10 +13,13 @@ namespace {
 
 using layout::RingHeader;
 
-template <class... Args>
-Error fail(ErrorCode code, std::string_view name, const char* fmt, Args... args) {
+__attribute__((format(printf, 3, 4))) Error fail(ErrorCode code, std::string_view name,
+                                                 const char* fmt, ...) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, fmt, args...);
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, args);
+  va_end(args);
   return make_error(code, "ring '" + std::string(name) + "': " + buf);
 }
 

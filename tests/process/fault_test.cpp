@@ -681,7 +681,8 @@ TEST_CASE("fault: streaming producers SIGKILLed at random instants", "[fault]") 
         Event e;
         std::string why;
         if (!v.child->expect_event('A', e, 30'000, why)) FAIL("victim " << v.id << ": " << why);
-        const ProducerStats* ps = find_slot(ring->stats(), v.child->pid());
+        const Stats stats = ring->stats();  // keep it: ps points into it
+        const ProducerStats* ps = find_slot(stats, v.child->pid());
         REQUIRE(ps != nullptr);
         v.base_written = ps->messages_written;
         v.child->send('G');
@@ -702,7 +703,8 @@ TEST_CASE("fault: streaming producers SIGKILLed at random instants", "[fault]") 
           FAIL("victim " << v.id << " " << v.child->describe() << ": " << v.child->errors());
         }
         if (countdown > 0 && v.id % 2 == 1) {
-          const ProducerStats* ps = find_slot(ring->stats(), v.child->pid());
+          const Stats stats = ring->stats();  // keep it: ps points into it
+          const ProducerStats* ps = find_slot(stats, v.child->pid());
           if (ps != nullptr && ps->claim_active) countdown = 1;
         }
         if (countdown > 0 && --countdown == 0) {

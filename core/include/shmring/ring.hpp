@@ -242,7 +242,9 @@ class Producer {
   bool light_fences_ = false;
   bool claim_outstanding_ = false;
   uint32_t header_bytes_ = layout::kRecordHeaderSize;  // 16 in broadcast (sequence)
-  uint32_t checkpoint_shift_ = 0;                      // broadcast: log2(capacity / 16)
+  uint32_t initial_position_ = 0;
+  uint32_t intent_ = 0;  // broadcast: the furthest overwrite ever announced (never moves back)
+  uint32_t checkpoint_shift_ = 0;  // broadcast: log2(capacity / 16)
   uint32_t last_checkpoint_ = ~0u;
   uint64_t sequence_ = 0;  // broadcast: sequence of the next record
   uint32_t pending_position_ = 0, pending_end_ = 0,
@@ -279,13 +281,16 @@ class Reader {
   template <class Handler>
   [[nodiscard]] PollResult read(Handler&& handler, std::size_t max, int64_t timeout_ns) noexcept {
     if (max == 0) return PollResult{0, Status::invalid_argument};
+    // One deadline for the whole call (B6): a record can vanish (overwritten) between waking and
+    // reading, so this may loop, but never past the deadline.
+    const int64_t deadline = deadline_after(timeout_ns);
     for (;;) {
       PollResult r = poll(handler, max);
       if (r.count > 0 || r.status != Status::empty) return r;
-      const Status w = wait_readable(timeout_ns);
+      const int64_t left = remaining(deadline);
+      if (left == 0) return PollResult{0, Status::timeout};
+      const Status w = wait_readable(left);
       if (w != Status::ok) return PollResult{0, w};
-      timeout_ns = 0;  // one wait per call; a record can vanish (overwritten)
-                       // after waking
     }
   }
   // Copy-out of one record. too_large reports its size and skips nothing.
@@ -307,7 +312,9 @@ class Reader {
  private:
   friend class Ring;
   Reader() = default;
-  Status next(RecordView& out) noexcept;  // copy, validate, advance
+  Status next(RecordView& out) noexcept;                       // copy, validate, advance
+  static int64_t deadline_after(int64_t timeout_ns) noexcept;  // -1: none
+  static int64_t remaining(int64_t deadline) noexcept;         // -1: none
   void resync() noexcept;
   void publish() noexcept;  // cursor and counters into our slot, once per batch
   void detach() noexcept;
@@ -488,15 +495,14 @@ inline const layout::RecordHeader* Consumer::next(int32_t& length, Status& statu
     status = Status::corrupt;
     return nullptr;
   }
-  if (!mpsc_) {
+  if (position_ == cached_producer_) {
+    // acquire: pairs with the producer's release store in commit() (spsc) or CAS (mpsc). In
+    // mpsc the length word is the commit flag, but nothing at or past the producer position is
+    // ever a record: a positive length there is garbage and must not be delivered (B1).
+    cached_producer_ = header_->producer_position.load(std::memory_order_acquire);
     if (position_ == cached_producer_) {
-      // acquire: pairs with the producer's release store in commit(); makes the
-      // record bytes before that position visible to us.
-      cached_producer_ = header_->producer_position.load(std::memory_order_acquire);
-      if (position_ == cached_producer_) {
-        status = Status::empty;
-        return nullptr;
-      }
+      status = Status::empty;
+      return nullptr;
     }
   }
   const uint32_t index = position_ & mask_;
@@ -520,7 +526,7 @@ inline const layout::RecordHeader* Consumer::next(int32_t& length, Status& statu
     status = corrupt(position_, length, "length outside the record area");
     return nullptr;
   }
-  if (!mpsc_ && occupied > cached_producer_ - position_) {
+  if (occupied > cached_producer_ - position_) {
     status = corrupt(position_, length, "record extends past the producer position");
     return nullptr;
   }
