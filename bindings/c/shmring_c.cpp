@@ -137,10 +137,10 @@ shmring_error_code_t guarded(shmring_error_t* error, Body&& body) noexcept {
 // A C caller may pass any value in a C enum parameter: read its bits without a C++ enum load
 // (UBSan: "not a valid value"), then range-check it like any other input.
 template <class E>
-uint32_t raw_enum(E e) noexcept {
+uint32_t raw_enum(const E* e) noexcept {  // by address: even a by-value copy is an enum load
   static_assert(sizeof(E) == sizeof(uint32_t), "C enums of the ABI are 32-bit");
   uint32_t v = 0;
-  std::memcpy(&v, &e, sizeof v);
+  std::memcpy(&v, e, sizeof v);
   return v;
 }
 
@@ -458,9 +458,9 @@ uint32_t shmring_producer_max_payload(const shmring_producer_t* producer) {
 
 shmring_status_t shmring_producer_set_wait(shmring_producer_t* producer,
                                            shmring_wait_strategy_t strategy, int64_t spin_ns) {
-  if (producer == nullptr || !valid_wait(raw_enum(strategy), spin_ns))
+  if (producer == nullptr || !valid_wait(raw_enum(&strategy), spin_ns))
     return SHMRING_INVALID_ARGUMENT;
-  producer->producer.set_wait(to_wait(raw_enum(strategy), spin_ns));
+  producer->producer.set_wait(to_wait(raw_enum(&strategy), spin_ns));
   return SHMRING_OK;
 }
 
@@ -554,9 +554,9 @@ const char* shmring_consumer_last_error(const shmring_consumer_t* consumer) {
 
 shmring_status_t shmring_consumer_set_wait(shmring_consumer_t* consumer,
                                            shmring_wait_strategy_t strategy, int64_t spin_ns) {
-  if (consumer == nullptr || !valid_wait(raw_enum(strategy), spin_ns))
+  if (consumer == nullptr || !valid_wait(raw_enum(&strategy), spin_ns))
     return SHMRING_INVALID_ARGUMENT;
-  consumer->consumer.set_wait(to_wait(raw_enum(strategy), spin_ns));
+  consumer->consumer.set_wait(to_wait(raw_enum(&strategy), spin_ns));
   return SHMRING_OK;
 }
 
@@ -670,9 +670,9 @@ const char* shmring_reader_last_error(const shmring_reader_t* reader) {
 
 shmring_status_t shmring_reader_set_wait(shmring_reader_t* reader, shmring_wait_strategy_t strategy,
                                          int64_t spin_ns) {
-  if (reader == nullptr || !valid_wait(raw_enum(strategy), spin_ns))
+  if (reader == nullptr || !valid_wait(raw_enum(&strategy), spin_ns))
     return SHMRING_INVALID_ARGUMENT;
-  reader->reader.set_wait(to_wait(raw_enum(strategy), spin_ns));
+  reader->reader.set_wait(to_wait(raw_enum(&strategy), spin_ns));
   return SHMRING_OK;
 }
 
