@@ -13,8 +13,8 @@ namespace {
 
 using layout::RingHeader;
 
-__attribute__((format(printf, 3, 4))) Error fail(ErrorCode code, std::string_view name,
-                                                 const char* fmt, ...) {
+// No format attribute: mingw would check it against the Microsoft printf, which lacks %zu.
+Error fail(ErrorCode code, std::string_view name, const char* fmt, ...) {
   char buf[256];
   va_list args;
   va_start(args, fmt);
