@@ -73,8 +73,8 @@ test-windows:
 	tests/run_under_wine.sh $(WIN_BUILD) $(JOBS)
 
 # ---- reliability (docs/security.md): sanitizers, fuzzing, fault injection, soak --------------
-#   make test-reliability   fault injection with real processes, create races, truncation,
-#                           reproductions of known core bugs ([!mayfail]); in $(BUILD)
+#   make test-reliability   fault injection with real processes, create races, truncation and
+#                           overwrite, one test per core bug found (docs/security.md); in $(BUILD)
 #   make test-sanitize      the whole suite under ASan+UBSan (build-asan, clang) and TSan
 #                           (build-tsan, gcc: see CMakeLists.txt); SANITIZERS="asan" or "tsan" runs
 #                           one; the reliability tier runs at SAN_SCALE of its normal size
@@ -106,15 +106,17 @@ test-reliability: build
 	cd $(BUILD) && ctest --output-on-failure -L reliability
 
 test-sanitize: san-deps
-	@set -e; for s in $(SANITIZERS); do \
+	@failed=""; for s in $(SANITIZERS); do \
 	  case $$s in asan) set="address;undefined"; cc=clang; cxx=clang++;; \
 	              tsan) set="thread"; cc=gcc; cxx=g++;; \
 	              *) echo "unknown sanitizer $$s" >&2; exit 2;; esac; \
 	  echo "== $$s: build-$$s ($$set, $$cxx)"; \
-	  CC=$$cc CXX=$$cxx cmake -S . -B build-$$s -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DSHMRING_SANITIZE=$$set" >/dev/null; \
-	  cmake --build build-$$s -j $(JOBS); \
-	  (cd build-$$s && env $(SAN_ENV) ctest --output-on-failure --timeout 1200 -LE 'soak|fuzz'); \
-	done
+	  CC=$$cc CXX=$$cxx cmake -S . -B build-$$s -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DSHMRING_SANITIZE=$$set" >/dev/null \
+	    && cmake --build build-$$s -j $(JOBS) \
+	    && (cd build-$$s && env $(SAN_ENV) ctest --output-on-failure --timeout 1200 -LE 'soak|fuzz') \
+	    || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-sanitize: failures under:$$failed" >&2; exit 1; fi
 
 fuzz: san-deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMRING_FUZZ=ON \

@@ -83,27 +83,18 @@ void read_some(Handle& handle, const Geometry& g, Input& in, std::vector<std::by
       case 2:
         (void)handle.wait_readable(0);
         break;
-      case 3: {
-        // Known bug B6 (docs/security.md): a broadcast Reader::read can loop for ever on a
-        // hostile latest_position. Non-strict runs poll readers instead.
-        if (g.broadcast && !shmring::fuzz::strict()) {
-          (void)handle.poll(handler, 64);
-        } else {
-          (void)handle.read(handler, 64, 0);
-        }
+      case 3:
+        (void)handle.read(handler, 64, 0);
         break;
-      }
     }
   }
   FUZZ_CHECK(delivered <= 4 * (g.capacity / 8 + 1), "delivered %zu records", delivered);
 }
 
-void write_some(Ring& ring, Input& in, std::vector<std::byte>& buffer, bool guard_livelock,
-                const std::string& name) {
+void write_some(Ring& ring, Input& in, std::vector<std::byte>& buffer, const std::string& name) {
   auto producer = ring.attach_producer();
   check_message(producer, name, "attach_producer");
   if (!producer) return;
-  if (guard_livelock) return;  // known bug: see the caller
   const uint32_t max = producer->max_payload();
   for (int i = 0; i < 3; ++i) {
     const uint8_t op = in.u8();
@@ -123,66 +114,13 @@ void write_some(Ring& ring, Input& in, std::vector<std::byte>& buffer, bool guar
   }
 }
 
-// Known bug (docs/security.md, "Known bugs", B1): an mpsc consumer delivers a record that lies
-// at or past the producer position, then releases past it; every later try_claim then spins
-// for ever on `used > capacity`. Non-strict runs stop writing once positions are inconsistent.
-bool positions_inconsistent(const Ring& ring) {
-  const Stats s = ring.stats();
-  return s.kind == Kind::mpsc && s.producer_position - s.consumer_position > s.capacity;
-}
-
-// Known bug B5 (docs/security.md): the mpsc consumer's recovery reads a record header at
-// claim_position + claim_length of dead producers' slots without checking alignment, up to 3
-// bytes past the area. Non-strict runs align those two fields in the image first (and B10
-// below for broadcast images).
-void steer_around_known_bugs(std::vector<uint8_t>& image) {
-  using layout::ProducerSlot;
-  using layout::RingHeader;
-  auto get = [&](std::size_t offset) {
-    uint32_t v = 0;
-    std::memcpy(&v, image.data() + offset, 4);
-    return v;
-  };
-  if (image.size() < sizeof(RingHeader)) return;
-  uint64_t magic = 0;
-  std::memcpy(&magic, image.data(), 8);
-  if (magic != layout::kMagic) return;
-  if (get(offsetof(RingHeader, kind)) == 3) {
-    // Known bug B10: attach_reader reads a 16-byte record header at the join position (the
-    // newest record, or a checkpoint) unchecked. Make those record starts that fit.
-    const uint32_t cap = get(offsetof(RingHeader, capacity));
-    if (cap < layout::kMinCapacity || (cap & (cap - 1)) != 0) return;
-    std::vector<std::size_t> fields = {offsetof(RingHeader, latest_position)};
-    for (std::size_t k = 0; k < layout::kCheckpoints; ++k)
-      fields.push_back(offsetof(RingHeader, checkpoint) + 4 * k);
-    for (std::size_t field : fields) {
-      uint32_t v = get(field) & ~7u;
-      if ((v & (cap - 1)) > cap - layout::kBroadcastRecordHeaderSize) v -= 8;
-      std::memcpy(image.data() + field, &v, 4);
-    }
-    return;
-  }
-  if (get(offsetof(RingHeader, kind)) != 2) return;
-  for (std::size_t i = 0; i < layout::kMaxProducers; ++i) {
-    const std::size_t slot = sizeof(RingHeader) + i * sizeof(ProducerSlot);
-    for (std::size_t field :
-         {offsetof(ProducerSlot, claim_position), offsetof(ProducerSlot, claim_length)}) {
-      if (slot + field + 4 > image.size()) return;
-      const uint32_t v = get(slot + field) & ~7u;
-      std::memcpy(image.data() + slot + field, &v, 4);
-    }
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (size < kControl) return 0;
   static const std::string name = shmring::fuzz::image_name("attach");
   Input in(data, kControl);
-  std::vector<uint8_t> image(data + kControl, data + size);
-  if (!shmring::fuzz::strict()) steer_around_known_bugs(image);
-  if (!shmring::fuzz::put_object(name, image.data(), image.size())) return 0;
+  if (!shmring::fuzz::put_object(name, data + kControl, size - kControl)) return 0;
   std::vector<std::byte> buffer(1 << 16, std::byte{0x5A});
 
   OpenOptions ro;
@@ -215,7 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       auto reader = ring->attach_reader(options);
       check_message(reader, name, "attach_reader");
       if (reader) read_some(*reader, g, in, buffer);
-      write_some(*ring, in, buffer, false, name);
+      write_some(*ring, in, buffer, name);
       if (reader) read_some(*reader, g, in, buffer);
     } else {
       ConsumerOptions options;
@@ -224,8 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       auto consumer = ring->attach_consumer(options);
       check_message(consumer, name, "attach_consumer");
       if (consumer) read_some(*consumer, g, in, buffer);
-      const bool guard = !shmring::fuzz::strict() && positions_inconsistent(*ring);
-      write_some(*ring, in, buffer, guard, name);
+      write_some(*ring, in, buffer, name);
       if (consumer) read_some(*consumer, g, in, buffer);
     }
     (void)ring->stats();

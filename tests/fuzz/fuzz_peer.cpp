@@ -180,24 +180,8 @@ class Session {
     w.producer = std::make_unique<Producer>(std::move(p.value()));
   }
 
-  // Known bug B10 (docs/security.md): attach_reader reads a record header at the join position
-  // (latest_position or a checkpoint) without checking it. Non-strict runs do not attach a
-  // reader while those have been poked out of shape.
-  bool reader_attach_unsafe() const {
-    if (!hostile_ || shmring::fuzz::strict()) return false;
-    const RingHeader* h = header();
-    auto bad = [&](uint32_t v) {
-      return v % 8 != 0 || (v & (capacity_ - 1)) > capacity_ - layout::kBroadcastRecordHeaderSize;
-    };
-    if (bad(h->latest_position.load(std::memory_order_relaxed))) return true;
-    for (const auto& cp : h->checkpoint)
-      if (bad(cp.load(std::memory_order_relaxed))) return true;
-    return false;
-  }
-
   void attach_reader_side() {
     if (kind_ == Kind::broadcast) {
-      if (reader_attach_unsafe()) return;
       ReaderOptions o;
       o.join = JoinAt::oldest;
       auto r = ring_.attach_reader(o);
@@ -229,34 +213,15 @@ class Session {
     }
   }
 
-  // Known bugs B7/B8 (docs/security.md): attach_consumer trusts the positions validated at open:
-  // it finishes a dead consumer's release up to release_target, bounded only by the current
-  // producer position (not checked against the capacity: it zeroes far past the area), and walks
-  // records from an unchecked consumer position. Non-strict runs do not re-attach then.
-  bool attach_unsafe() const {
-    if (!hostile_ || shmring::fuzz::strict() || kind_ == Kind::broadcast) return false;
-    const RingHeader* h = header();
-    const uint32_t p = h->producer_position.load(std::memory_order_relaxed);
-    const uint32_t c = h->consumer_position.load(std::memory_order_relaxed);
-    const uint32_t target = h->consumer.release_target.load(std::memory_order_relaxed);
-    return p - c > capacity_ || target - c > capacity_ || (p | c | target) % 8 != 0;
-  }
-
   void reattach_reader_side() {
-    if (attach_unsafe()) return;
     consumer_.reset();
     reader_.reset();
     attach_reader_side();
   }
 
   void reattach_writer(Writer& w) {
-    // Known bug B2: a producer that attaches to an unaligned producer position writes misaligned
-    // headers and, at the end of the area, past it. Non-strict runs do not attach then.
-    if (hostile_ && !shmring::fuzz::strict() &&
-        header()->producer_position.load(std::memory_order_relaxed) % layout::kRecordAlign != 0)
-      return;
-    if (w.open && abort_unsafe()) finish_open(w, true);
-    if (w.open) {  // detach abandons the open claim: padding (mpsc) or nothing (spsc)
+    if (w.open) {  // detach abandons the open claim: padding (mpsc), nothing (spsc), lost bytes
+                   // announced as overwritten (broadcast)
       mark(w.open_id, State::aborted);
       w.open = false;
     }
@@ -266,18 +231,8 @@ class Session {
 
   // ---- writes ------------------------------------------------------------------------------
 
-  // Known bugs B1/B2 (docs/security.md): after some pokes an mpsc try_claim spins for ever
-  // (consumer position ahead of the producer position) or writes a padding header past the end
-  // of the area (unaligned producer position). Non-strict runs do not write then.
-  bool writes_unsafe() const {
-    if (!hostile_ || shmring::fuzz::strict() || kind_ != Kind::mpsc) return false;
-    const uint32_t p = header()->producer_position.load(std::memory_order_relaxed);
-    const uint32_t c = header()->consumer_position.load(std::memory_order_relaxed);
-    return p - c > capacity_ || p % layout::kRecordAlign != 0;
-  }
-
   void write_copy(Writer& w) {
-    if (!w.producer || writes_unsafe()) return;
+    if (!w.producer) return;
     const uint64_t id = next_id_;
     const uint32_t size = pick_size();
     fill(buffer_.data(), id, size);
@@ -293,13 +248,8 @@ class Session {
     }
   }
 
-  // Known bug B4 (docs/security.md): a broadcast abort lets tail_intent move backwards, and
-  // readers then accept bytes the aborted claim overwrote. Non-strict runs commit instead.
-  bool abort_unsafe() const { return kind_ == Kind::broadcast && !shmring::fuzz::strict(); }
-
   void claim(Writer& w, Finish finish) {
-    if (!w.producer || w.open || writes_unsafe()) return;
-    if (finish == Finish::abort && abort_unsafe()) finish = Finish::commit;
+    if (!w.producer || w.open) return;
     const uint64_t id = next_id_;
     const uint32_t size = pick_size();
     Claim c;
@@ -330,7 +280,6 @@ class Session {
 
   void finish_open(Writer& w, bool commit) {
     if (!w.producer || !w.open) return;
-    if (abort_unsafe()) commit = true;
     w.open = false;
     if (commit) {
       w.producer->commit(w.claim);
@@ -460,9 +409,11 @@ class Session {
       FUZZ_CHECK(lost_now - reader_lost_ == expected_lost_,
                  "reader counted %" PRIu64 " lost records, it skipped %" PRIu64,
                  lost_now - reader_lost_, expected_lost_);
-      // An open claim may announce an overwrite of the newest records: then nothing is
-      // readable although the reader is behind the producer position.
-      if (delivered == 0 && status == Status::empty && !claim_open())
+      // A claim (open, or aborted: tail_intent never moves back) may have announced an overwrite
+      // of the newest records: then nothing is readable although the reader is behind the
+      // producer position.
+      const uint32_t tail = header()->producer_position.load();
+      if (delivered == 0 && status == Status::empty && header()->tail_intent.load() == tail)
         FUZZ_CHECK(reader_->position() == header()->producer_position.load(),
                    "empty poll left the reader at %u, producer at %u", reader_->position(),
                    header()->producer_position.load());
@@ -527,13 +478,7 @@ class Session {
     if (consumer_) {
       r = consumer_->read(handler, 4, 0);
     } else if (reader_) {
-      // Known bug B6: see fuzz_attach.cpp; it also hits honest rings while a claim announces
-      // an overwrite of the newest record. Non-strict runs poll then.
-      if ((hostile_ || claim_open()) && !shmring::fuzz::strict()) {
-        r = reader_->poll(handler, 4);
-      } else {
-        r = reader_->read(handler, 4, 0);
-      }
+      r = reader_->read(handler, 4, 0);
     } else {
       return;
     }
@@ -608,9 +553,6 @@ class Session {
     } else {
       poke_word(h->header_size + in_.u16() % capacity_);
     }
-    // Known bug B3 (docs/security.md): the identity line (line 0, written once by the creator) is
-    // re-read after validation. Non-strict runs put it back after every poke.
-    if (!shmring::fuzz::strict()) restore_identity();
   }
 
   // A record header at a position near the consumer / producer positions.
@@ -624,18 +566,6 @@ class Session {
     poke_word(offset + 4 * (in_.u8() % 2));
   }
 
-  void restore_identity() {
-    if (identity_.empty()) return;
-    std::memcpy(raw_.base(), identity_.data(), layout::kLine);
-  }
-
- public:
-  void save_identity() {
-    if (!raw_.ok()) return;
-    identity_.assign(raw_.base(), raw_.base() + layout::kLine);
-  }
-
- private:
   // ---- the dump walker on the live ring ----------------------------------------------------
 
   void walk() {
@@ -704,7 +634,6 @@ class Session {
   uint64_t expected_lost_ = 0, reader_lost_ = 0;
   bool first_pending_ = false;
   std::size_t first_sequence_ = 0, joined_at_ = 0;
-  std::vector<std::byte> identity_;
 };
 
 }  // namespace
@@ -748,7 +677,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   FUZZ_CHECK(ring.ok(), "create: %s", ring.error().message.c_str());
   {
     Session session(name, std::move(ring.value()), in);
-    session.save_identity();
     session.run();
   }
   (void)Ring::unlink(name);

@@ -23,14 +23,6 @@ void fail(const char* fmt, ...) {
   std::abort();
 }
 
-bool strict() {
-  static const bool value = [] {
-    const char* env = std::getenv("SHMRING_FUZZ_STRICT");
-    return env != nullptr && *env != '\0' && *env != '0';
-  }();
-  return value;
-}
-
 ExactImage::ExactImage(const uint8_t* data, std::size_t size) : size_(size) {
   void* p = nullptr;
   if (::posix_memalign(&p, 128, size == 0 ? 1 : size) != 0) std::abort();

@@ -1,7 +1,7 @@
 // shmring fuzz targets — shared helpers: reading structured values out of the fuzz input,
 // exact-size images (so that AddressSanitizer flags any read past the end), images backed by a
-// real named object (so that Ring::open maps them like any ring), the property check that
-// fails a run, and the switch between "strict" and "known bugs tolerated" runs.
+// real named object (so that Ring::open maps them like any ring), and the property check that
+// fails a run.
 //
 // Every target is a plain LLVMFuzzerTestOneInput. Built with -fsanitize=fuzzer (SHMRING_FUZZ=ON,
 // clang) it is a libFuzzer binary; otherwise replay_main.cpp turns it into a program that runs
@@ -22,11 +22,6 @@ namespace shmring::fuzz {
   do {                                               \
     if (!(cond)) ::shmring::fuzz::fail(__VA_ARGS__); \
   } while (0)
-
-// SHMRING_FUZZ_STRICT=1 makes the targets run into the core bugs listed in docs/security.md
-// ("Known bugs") instead of steering around them. CI runs without it, so that a run fails only
-// on something new; with it, each known bug is found within seconds.
-bool strict();
 
 // Reads little-endian values from the input; past its end every read returns 0.
 class Input {

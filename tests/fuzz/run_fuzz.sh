@@ -2,18 +2,17 @@
 # One bounded libFuzzer run of a shmring fuzz target from its seed corpus.
 #   run_fuzz.sh FUZZ_BINARY TARGET SECONDS MAX_LEN BUILD_DIR
 # New coverage goes to BUILD_DIR/fuzz-work/TARGET (kept between runs), crash / timeout inputs to
-# BUILD_DIR/fuzz-artifacts/. SHMRING_FUZZ_STRICT=1 in the environment stops steering around the
-# known core bugs (docs/security.md). Exit status: libFuzzer's (0: nothing found).
+# BUILD_DIR/fuzz-artifacts/. Exit status: libFuzzer's (0: nothing found).
 set -eu
 bin=$1 target=$2 seconds=$3 max_len=$4 build=$5
 here=$(cd "$(dirname "$0")" && pwd)
 work="$build/fuzz-work/$target"
 artifacts="$build/fuzz-artifacts"
 mkdir -p "$work" "$artifacts"
-echo "fuzzing '$target' for $seconds s (strict=${SHMRING_FUZZ_STRICT:-0}); crashes go to $artifacts"
+echo "fuzzing '$target' for $seconds s; crashes go to $artifacts"
 # -timeout: an input that runs this long is a hang (every call under test has a zero timeout).
 set -- "$work" "$here/corpus/$target"
-for extra in "$here/regressions/$target" "$here/known-bugs/$target"; do
+for extra in "$here/regressions/$target"; do
   [ -d "$extra" ] && set -- "$@" "$extra"
 done
 exec timeout -k 10 $((seconds + 120)) "$bin" \
