@@ -54,6 +54,7 @@ uint32_t join_position(const RingHeader* h, const Geometry& g, JoinAt join) {
   uint32_t best = latest;
   uint32_t best_distance = latest - low;
   for (const auto& cp : h->checkpoint) {
+    // acquire: pairs with commit()'s release store of the checkpoint (after the position).
     const uint32_t v = cp.load(std::memory_order_acquire);
     if (v % layout::kRecordAlign != 0 || v - low > tail - low) continue;  // outside [low, tail]
     if (v - low < best_distance) {
@@ -80,6 +81,7 @@ Result<Reader> Ring::attach_reader(const ReaderOptions& options) {
   uint32_t holder = 0;
   Reader r;
   for (uint32_t i = 0; i < m.geo.max_readers && r.slot_ == nullptr; ++i) {
+    // acquire: pairs with a previous reader's release in release_slot().
     const uint32_t pid = slots[i].pid.load(std::memory_order_acquire);
     if (pid != 0 && platform::process_alive(pid)) continue;
     if (take_slot(slots[i].pid, me, holder, slot_key(m, "reader" + std::to_string(i)))) {
@@ -199,6 +201,7 @@ int64_t Reader::remaining(int64_t deadline) noexcept {
 
 void Reader::resync() noexcept {
   ++laps_;
+  // acquire: pairs with commit()'s release store of latest_position (after the position).
   cursor_ = header_->latest_position.load(std::memory_order_acquire);
 }
 
@@ -339,6 +342,7 @@ Status Reader::wait_readable(int64_t timeout_ns) noexcept {
     }
   }
   for (;;) {
+    // acquire: read before the announce; see ring.cpp "Waking" for the futex argument.
     const uint32_t seq = header_->data_signal.load(std::memory_order_acquire);
     header_->consumer_waiting.store(1, std::memory_order_relaxed);
     const bool fenced = platform::heavy_fence();

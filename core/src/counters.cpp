@@ -139,6 +139,7 @@ Result<Counter> CountersRegion::allocate(std::string_view label, uint32_t type_i
   const uint64_t delay = m.header->reuse_delay_ns;
   for (uint32_t i = 0; i < m.header->slot_count; ++i) {
     CounterSlot& s = m.slots[i];
+    // acquire: pairs with Counter::release()'s release store of freed (and freed_at).
     uint32_t state = s.state.load(std::memory_order_acquire);
     // CAS cases: free -> ours; freed and retired long enough -> ours; anything else (live,
     // being allocated, freed too recently) -> next slot. A lost CAS means another allocator
@@ -205,6 +206,7 @@ bool CountersRegion::read(uint32_t slot, uint32_t generation, uint64_t& value) c
   const detail::CountersMapping& m = *mapping_;
   if (slot >= m.header->slot_count) return false;
   const CounterSlot& s = m.slots[slot];
+  // acquire: pairs with allocate()'s release store of live; re-checked after the value read.
   if (s.state.load(std::memory_order_acquire) != layout::kCounterLive ||
       s.generation.load(std::memory_order_relaxed) != generation)
     return false;

@@ -29,6 +29,8 @@ bool start_position(std::string_view name, const std::byte* base, std::size_t si
   }
   const auto* h = reinterpret_cast<const RingHeader*>(base);
   if (h->kind != static_cast<uint32_t>(Kind::broadcast)) {
+    // acquire loads below: pair with the producers' and consumer's release stores of these
+    // positions (and the creator's of the header), so the records they cover are visible.
     position = h->consumer_position.load(std::memory_order_acquire);
     return true;
   }
@@ -99,6 +101,8 @@ bool walk_step(std::string_view name, const std::byte* base, std::size_t size, u
   }
   const uint32_t index = position & (cap - 1);
   const auto* rec = reinterpret_cast<const layout::RecordHeader*>(area + index);
+  // acquire: pairs with the mpsc commit (release store of +length); spsc/broadcast records are
+  // covered by the producer position loaded above. Validated after the copy below.
   const int32_t length = rec->length.load(std::memory_order_acquire);
   const uint32_t type = rec->type.load(std::memory_order_relaxed);
   out = WalkedRecord{};

@@ -446,6 +446,7 @@ static void clear_stale_intents(uint32_t max_producers, ProducerSlot* slots, uin
                                 uint32_t producer) {
   for (uint32_t i = 0; i < max_producers; ++i) {
     ProducerSlot& s = slots[i];
+    // acquire: pairs with the owner's claim-intent stores, published by its release CAS.
     if (s.claim_active.load(std::memory_order_acquire) == layout::kClaimNone) continue;
     const uint32_t start = s.claim_position.load(std::memory_order_relaxed);
     const uint32_t length = s.claim_length.load(std::memory_order_relaxed);
@@ -453,6 +454,7 @@ static void clear_stale_intents(uint32_t max_producers, ProducerSlot* slots, uin
     const bool covers_consumer = consumer - start < length;
     if ((starts_inside || covers_consumer) && producer != consumer) continue;
     if (platform::process_alive(s.pid.load(std::memory_order_relaxed))) continue;
+    // release: the slot's cleared state is seen before any later reuse of the slot's pid word.
     s.claim_active.store(layout::kClaimNone, std::memory_order_release);
   }
 }
@@ -472,6 +474,7 @@ bool detail::take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& p
     previous = me;
     return false;
   }
+  // acquire: pairs with the previous owner's release in release_slot(): its final slot writes.
   uint32_t seen = pid_word.load(std::memory_order_acquire);
   for (;;) {
     if (seen != 0 && seen != me && platform::process_alive(seen)) {
@@ -508,6 +511,7 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   for (int pass = 0; pass < 2 && slot == nullptr; ++pass) {
     for (uint32_t i = 0; i < m.geo.max_producers && slot == nullptr; ++i) {
       ProducerSlot& s = m.slots[i];
+      // acquire, as in take_slot(): the previous owner's release of the slot.
       const uint32_t pid = s.pid.load(std::memory_order_acquire);
       if (pass == 0 && pid != 0) continue;
       if (pass == 1 && (pid == 0 || s.claim_active.load(std::memory_order_acquire) != 0)) continue;
@@ -543,6 +547,7 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
     p.header_bytes_ = layout::kBroadcastRecordHeaderSize;
     while ((1u << p.checkpoint_shift_) * layout::kCheckpoints < m.geo.capacity)
       ++p.checkpoint_shift_;
+    // acquire: pairs with the previous producer's release store in commit(); resume its sequence.
     p.sequence_ = h->next_sequence.load(std::memory_order_acquire);
   }
   p.light_fences_ = light_fences_enabled();
@@ -594,6 +599,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
   c.mpsc_ = m.geo.kind == static_cast<uint32_t>(Kind::mpsc);
   c.light_fences_ = light_fences_enabled();
   c.options_ = options;
+  // acquire: pairs with the previous consumer's release store in release().
   c.position_ = h->consumer_position.load(std::memory_order_acquire);
   c.cached_producer_ = c.position_;
   if (c.mpsc_) {
@@ -1102,6 +1108,7 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
   uint32_t intent_count = 0;
   for (uint32_t i = 0; i < max_producers_; ++i) {
     ProducerSlot& s = producer_slots_[i];
+    // acquire: pairs with the producers' release CAS that published their claim intents.
     const uint32_t state = s.claim_active.load(std::memory_order_acquire);
     if (state == layout::kClaimNone) continue;
     const uint32_t start = s.claim_position.load(std::memory_order_relaxed);
@@ -1136,6 +1143,7 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
       bool consistent = e == p;
       if (!consistent) {
         const auto* next_header = reinterpret_cast<const RecordHeader*>(area_ + (e & mask_));
+        // acquire: pairs with a commit's release store of +length (any nonzero header counts).
         consistent = next_header->length.load(std::memory_order_acquire) != 0;
       }
       for (uint32_t i = 0; !consistent && i < max_producers_; ++i)
@@ -1170,6 +1178,7 @@ Status Consumer::stuck_claim(uint32_t position) noexcept {
   const uint32_t first = std::min(bytes, capacity_ - index);
   write_padding(area_, index, first);
   if (bytes > first) write_padding(area_, 0, bytes - first);
+  // release: a producer that takes this slot later sees the claim as recovered.
   owner->claim_active.store(layout::kClaimNone, std::memory_order_release);
   detail::bump(header_->consumer.recovered_claims, 1);
   detail::bump(header_->consumer.recovered_bytes, bytes);

@@ -88,6 +88,7 @@ Result<void> validate_header(std::string_view name, const std::byte* base, std::
     return fail(ErrorCode::corrupt, name,
                 "max_record_size %u outside [%u, capacity/2 = %u] or not a multiple of 8", mrs,
                 layout::kMinRecordSize, cap / 2);
+  // acquire: pair with the writers' release stores; read once, then only compared.
   const uint32_t p = h->producer_position.load(std::memory_order_acquire);
   const uint32_t c = h->consumer_position.load(std::memory_order_acquire);
   if (p % layout::kRecordAlign != 0 || c % layout::kRecordAlign != 0)
@@ -120,6 +121,7 @@ Result<void> validate_records(std::string_view name, const std::byte* base) {
   for (uint32_t steps = 0; pos != p && steps <= cap / layout::kRecordAlign; ++steps) {
     const uint32_t index = pos & mask;
     const auto* rec = reinterpret_cast<const layout::RecordHeader*>(area + index);
+    // acquire: pairs with an mpsc commit's release store of +length.
     int32_t length = rec->length.load(std::memory_order_acquire);
     const uint32_t type = rec->type.load(std::memory_order_relaxed);
     if (length == 0) {
