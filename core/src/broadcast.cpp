@@ -93,6 +93,7 @@ Result<Reader> Ring::attach_reader(const ReaderOptions& options) {
     return make_error(ErrorCode::busy, ring_msg(m.name, "all " + std::to_string(m.geo.max_readers) +
                                                             " reader slots are in use"));
   r.mapping_ = mapping_;
+  r.revoked_ = m.region.revoked_flag();
   r.header_ = h;
   r.area_ = m.area;
   r.capacity_ = m.geo.capacity;
@@ -144,6 +145,7 @@ Reader& Reader::operator=(Reader&& o) noexcept {
   if (this != &o) {
     detach();
     mapping_ = std::move(o.mapping_);
+    revoked_ = o.revoked_;
     header_ = o.header_;
     slot_ = o.slot_;
     area_ = o.area_;
@@ -180,7 +182,18 @@ void Reader::detach() noexcept {
   slot_ = nullptr;
 }
 
+Status Reader::revoked_status() noexcept {
+  broken_ = true;
+  last_error_ = truncated_message(mapping_->name);
+  return Status::corrupt;
+}
+
+Status Reader::timed_out() noexcept {
+  return mapping_->region.verify() ? Status::timeout : revoked_status();
+}
+
 Status Reader::corrupt(const char* why, int64_t value) noexcept {
+  if (revoked(revoked_)) return revoked_status();  // zeros where records were: say why
   broken_ = true;
   char buf[200];
   std::snprintf(buf, sizeof buf, "record at position %u (index %u): %s (%lld)", cursor_,
@@ -212,7 +225,7 @@ Status Reader::next(RecordView& out) noexcept {
   for (int pass = 0; pass < 1024; ++pass) {
     // acquire: pairs with the producer's release store in commit(); the record is complete.
     const uint32_t tail = header_->producer_position.load(std::memory_order_acquire);
-    if (cursor_ == tail) return Status::empty;
+    if (cursor_ == tail) return revoked(revoked_) ? revoked_status() : Status::empty;
     if (tail - cursor_ > capacity_ || cursor_ % layout::kRecordAlign != 0) {
       resync();
       continue;
@@ -244,6 +257,8 @@ Status Reader::next(RecordView& out) noexcept {
       continue;
     }
     if (!sane) return corrupt("impossible length", length);
+    // The copy may have met the zero pages of a truncation: deliver no torn record.
+    if (revoked(revoked_)) return revoked_status();
     const uint32_t occupied = layout::align_record(static_cast<uint32_t>(length));
     if (padding) {
       cursor_ += occupied;
@@ -314,8 +329,10 @@ Status Reader::try_read(void* buf, uint32_t capacity, uint32_t& size, uint32_t& 
 // every sleeper on data_signal.
 Status Reader::wait_readable(int64_t timeout_ns) noexcept {
   if (broken_) return Status::corrupt;
+  // A revoked view counts as readable: the next poll reports it (it never becomes readable).
   auto readable = [&] {
-    return header_->producer_position.load(std::memory_order_acquire) != cursor_;
+    return header_->producer_position.load(std::memory_order_acquire) != cursor_ ||
+           revoked(revoked_);
   };
   if (readable()) return Status::ok;
   const uint64_t start = platform::monotonic_ns();
@@ -330,7 +347,7 @@ Status Reader::wait_readable(int64_t timeout_ns) noexcept {
       if (readable()) return Status::ok;
       if ((i & 63) == 0) {
         const uint64_t now = platform::monotonic_ns();
-        if (now >= deadline) return Status::timeout;
+        if (now >= deadline) return timed_out();
         if (w.strategy == WaitStrategy::spin_then_park &&
             now - start >= static_cast<uint64_t>(w.spin_ns))
           break;
@@ -348,7 +365,7 @@ Status Reader::wait_readable(int64_t timeout_ns) noexcept {
     const bool fenced = platform::heavy_fence();
     if (readable()) return Status::ok;  // the flag stays: other readers may be asleep
     const uint64_t now = platform::monotonic_ns();
-    if (now >= deadline) return Status::timeout;
+    if (now >= deadline) return timed_out();
     detail::bump(slot_->sleeps, 1);
     mapping_->data_notifier.wait(
         seq, slice(remaining_ns(deadline, now), fenced ? kNoSliceNs : kUnfencedSliceNs));

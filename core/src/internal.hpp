@@ -45,6 +45,13 @@ inline std::string ring_msg(std::string_view name, const std::string& what) {
   return "ring '" + std::string(name) + "': " + what;
 }
 
+// Status::corrupt's message when the platform revoked the mapping (platform::Region::revoked).
+inline std::string truncated_message(std::string_view name) {
+  return ring_msg(name,
+                  "the shared memory object was truncated under this process (or can no longer "
+                  "be accessed); its mapping now reads as zeros and unread records are lost");
+}
+
 // Registers this process for the sleeper's heavy fence once per pid (see
 // ring.cpp, "Waking").
 bool light_fences_enabled();

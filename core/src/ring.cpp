@@ -492,6 +492,40 @@ bool detail::take_slot(std::atomic<uint32_t>& pid_word, uint32_t me, uint32_t& p
   }
 }
 
+namespace {
+
+// B11: a broadcast producer that died inside commit(), after its release store of the producer
+// position and before the one of next_sequence, published a record whose sequence equals the
+// stale next_sequence. Resuming from next_sequence would give the next record the same number,
+// and readers would skip it without counting it lost. So walk the committed records from
+// latest_position (stored after the position, so at most one record behind) to the producer
+// position: if one carries next_sequence itself, resume after it. Only that exact value moves
+// the sequence (one commit at a time can be interrupted), so a hostile header cannot push it
+// anywhere else; any record that does not fit ends the walk.
+uint64_t resume_sequence(const detail::Mapping& m, uint64_t next, uint32_t end) {
+  const uint32_t capacity = m.geo.capacity;
+  // acquire: pairs with commit()'s release store of latest_position; the record is complete.
+  uint32_t at = m.header->latest_position.load(std::memory_order_acquire);
+  for (int step = 0; step < 4 && at != end; ++step) {  // the record, wrap padding, one more
+    if (end - at > capacity || at % layout::kRecordAlign != 0) break;
+    const uint32_t index = at & (capacity - 1);
+    const auto* rec = reinterpret_cast<const layout::BroadcastRecordHeader*>(m.area + index);
+    // relaxed: the previous producer is gone (we hold its slot); the acquire above ordered it.
+    const int32_t length = rec->header.length.load(std::memory_order_relaxed);
+    if (length < static_cast<int32_t>(layout::kRecordHeaderSize)) break;
+    const uint32_t occupied = layout::align_record(static_cast<uint32_t>(length));
+    if (occupied > capacity - index || occupied > end - at) break;
+    if (rec->header.type.load(std::memory_order_relaxed) != layout::kPaddingType &&
+        static_cast<uint32_t>(length) >= layout::kBroadcastRecordHeaderSize &&
+        rec->sequence.load(std::memory_order_relaxed) == next)
+      return next + 1;
+    at += occupied;
+  }
+  return next;
+}
+
+}  // namespace
+
 Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   detail::Mapping& m = *mapping_;
   if (!m.region.writable())
@@ -534,6 +568,7 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
   slot->last_activity_ns.store(platform::monotonic_ns(), std::memory_order_relaxed);
   Producer p;
   p.mapping_ = mapping_;
+  p.revoked_ = m.region.revoked_flag();
   p.header_ = h;
   p.slot_ = slot;
   p.slot_index_ = index;
@@ -569,6 +604,7 @@ Result<Producer> Ring::attach_producer(const ProducerOptions& options) {
                       ring_msg(m.name, "producer position " + std::to_string(p.position_) +
                                            " is unaligned or outside the ring"));
   }
+  if (p.broadcast_) p.sequence_ = resume_sequence(m, p.sequence_, p.position_);
   return p;
 }
 
@@ -589,6 +625,7 @@ Result<Consumer> Ring::attach_consumer(const ConsumerOptions& options) {
                                            ") is already attached"));
   Consumer c;
   c.mapping_ = mapping_;
+  c.revoked_ = m.region.revoked_flag();
   c.header_ = h;
   c.producer_slots_ = m.slots;
   c.area_ = m.area;
@@ -641,6 +678,7 @@ Producer& Producer::operator=(Producer&& o) noexcept {
   if (this != &o) {
     detach();
     mapping_ = std::move(o.mapping_);
+    revoked_ = o.revoked_;
     header_ = o.header_;
     slot_ = o.slot_;
     area_ = o.area_;
@@ -663,6 +701,7 @@ Producer& Producer::operator=(Producer&& o) noexcept {
     slot_index_ = o.slot_index_;
     position_ = o.position_;
     cached_consumer_ = o.cached_consumer_;
+    last_error_ = std::move(o.last_error_);
     options_ = o.options_;
     o.header_ = nullptr;
     o.slot_ = nullptr;
@@ -689,7 +728,19 @@ uint32_t Producer::max_payload() const noexcept {
   return max_record_ - header_bytes_;
 }
 
+Status Producer::revoked_status() noexcept {
+  if (last_error_.empty()) last_error_ = truncated_message(mapping_->name);  // once; cold
+  return Status::corrupt;
+}
+
+Status Producer::timed_out() noexcept {
+  return mapping_->region.verify() ? Status::timeout : revoked_status();
+}
+
 Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count_full) noexcept {
+  // Every claim path (try_claim's slow path, blocking waits) passes here: a revoked view is
+  // private zeros, and a record written into it would be lost without a word.
+  if (revoked(revoked_)) return revoked_status();
   if (claim_outstanding_) return Status::claim_pending;
   if (type >= layout::kReservedTypeBase) return Status::invalid_argument;
   if (size > max_record_ - header_bytes_) return Status::too_large;
@@ -941,7 +992,7 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
       if (s != Status::full) return s;
       if ((i & 63) == 0) {
         const uint64_t now = platform::monotonic_ns();
-        if (now >= deadline) return Status::timeout;
+        if (now >= deadline) return timed_out();
         if (w.strategy == WaitStrategy::spin_then_park &&
             now - start >= static_cast<uint64_t>(w.spin_ns))
           break;
@@ -965,7 +1016,7 @@ Status Producer::wait_for_space(uint32_t type, uint32_t size, Claim& out,
     if (s != Status::full) {
       verdict = s;
     } else if (now >= deadline) {
-      verdict = Status::timeout;
+      verdict = timed_out();
     } else if (options_.fail_if_consumer_dead) {
       const uint32_t consumer = header_->consumer.pid.load(std::memory_order_relaxed);
       if (consumer != 0 && !platform::process_alive(consumer)) verdict = Status::consumer_dead;
@@ -994,6 +1045,7 @@ Consumer& Consumer::operator=(Consumer&& o) noexcept {
   if (this != &o) {
     detach();
     mapping_ = std::move(o.mapping_);
+    revoked_ = o.revoked_;
     header_ = o.header_;
     producer_slots_ = o.producer_slots_;
     area_ = o.area_;
@@ -1029,7 +1081,19 @@ uint64_t Consumer::deadline_after(int64_t timeout_ns) noexcept {
                         : platform::monotonic_ns() + static_cast<uint64_t>(timeout_ns);
 }
 
+Status Consumer::revoked_status() noexcept {
+  broken_ = true;
+  last_error_ = truncated_message(mapping_->name);
+  return Status::corrupt;
+}
+
+Status Consumer::timed_out() noexcept {
+  return mapping_->region.verify() ? Status::timeout : revoked_status();
+}
+
 Status Consumer::corrupt(uint32_t position, int32_t length, const char* why) noexcept {
+  // Zeros where records were: say why, rather than blame the record.
+  if (revoked(revoked_)) return revoked_status();
   broken_ = true;
   char buf[256];
   std::snprintf(buf, sizeof buf,
@@ -1077,6 +1141,8 @@ void Consumer::release(uint32_t from, uint32_t to, uint64_t messages, uint64_t b
 // Returns empty (wait), ok (recovered: padding now stands there; retry) or
 // corrupt.
 Status Consumer::stuck_claim(uint32_t position) noexcept {
+  // A zero header in a revoked view is no claim: never "recover" into private memory.
+  if (revoked(revoked_)) return revoked_status();
   // acquire: pairs with the producers' release CAS; their claim intent is
   // visible to us.
   const uint32_t p = header_->producer_position.load(std::memory_order_acquire);
@@ -1214,6 +1280,8 @@ Status Consumer::try_read(void* buf, uint32_t capacity, uint32_t& size, uint32_t
       break;
     }
     if (n != 0) std::memcpy(buf, rec + 1, n);
+    // The copy may have met the zero pages of a truncation half-way: deliver no torn record.
+    if (revoked(revoked_)) return revoked_status();
     position_ += occupied;
     release(start, position_, 1, n);
     return Status::ok;
@@ -1259,7 +1327,7 @@ Status Consumer::wait_readable_until(uint64_t deadline) noexcept {
       if (s != Status::empty) return s;
       if ((i & 63) == 0) {
         const uint64_t now = platform::monotonic_ns();
-        if (now >= deadline) return Status::timeout;
+        if (now >= deadline) return timed_out();
         if (w.strategy == WaitStrategy::spin_then_park &&
             now - start >= static_cast<uint64_t>(w.spin_ns))
           break;
@@ -1278,7 +1346,7 @@ Status Consumer::wait_readable_until(uint64_t deadline) noexcept {
     const bool fenced = platform::heavy_fence();
     s = probe();
     const uint64_t now = platform::monotonic_ns();
-    if (s == Status::empty && now >= deadline) s = Status::timeout;
+    if (s == Status::empty && now >= deadline) s = timed_out();
     if (s != Status::empty) {
       header_->consumer_waiting.store(0, std::memory_order_relaxed);
       return s;

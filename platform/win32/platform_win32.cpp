@@ -240,6 +240,11 @@ Region::Region(Region&&) noexcept = default;
 Region& Region::operator=(Region&&) noexcept = default;
 Region::~Region() = default;
 
+// A pagefile-backed section cannot shrink while it is mapped: nothing to revoke.
+bool Region::verify() noexcept {
+  return true;
+}
+
 namespace {
 
 // The size of a section object. NtQuerySection reports what the creator asked for (Wine rounds

@@ -473,8 +473,8 @@ TEST_CASE("known bug B10: attach_reader reads a record header at an unchecked jo
   CHECK(problem.empty());
 }
 
-TEST_CASE("known bug B11: a broadcast producer dead inside commit makes readers skip silently",
-          "[known-bug][!mayfail]") {
+TEST_CASE("fixed bug B11: a broadcast producer dead inside commit made readers skip silently",
+          "[known-bug]") {
   RingName name;
   const std::string ring = name.str();
   const std::string problem = isolated("rel-bug-b11", Params().set("ring", ring));

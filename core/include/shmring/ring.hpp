@@ -217,6 +217,8 @@ class Producer {
   void set_wait(const WaitOptions& w) noexcept { options_.wait = w; }
   uint32_t max_payload() const noexcept;
   uint32_t slot() const noexcept { return slot_index_; }
+  // Why this handle returned corrupt (names the ring), or "" if it never did.
+  const std::string& last_error() const noexcept { return last_error_; }
 
   Producer(Producer&&) noexcept;
   Producer& operator=(Producer&&) noexcept;
@@ -231,8 +233,11 @@ class Producer {
   void wake_consumer() noexcept;
   Status wait_for_space(uint32_t type, uint32_t size, Claim& out, int64_t timeout_ns) noexcept;
   void after_publish() noexcept;
+  Status revoked_status() noexcept;
+  Status timed_out() noexcept;  // timeout, or corrupt if the object shrank (Region::verify)
 
   std::shared_ptr<detail::Mapping> mapping_;
+  const std::atomic<uint32_t>* revoked_ = nullptr;  // platform::Region::revoked_flag()
   layout::RingHeader* header_ = nullptr;
   layout::ProducerSlot* slot_ = nullptr;
   std::byte* area_ = nullptr;
@@ -252,6 +257,7 @@ class Producer {
   uint32_t slot_index_ = 0;
   uint32_t position_ = 0;         // spsc: our committed position (we are its only writer)
   uint32_t cached_consumer_ = 0;  // last consumer position we read; refreshed when short
+  std::string last_error_;
   ProducerOptions options_;
 };
 
@@ -319,8 +325,11 @@ class Reader {
   void publish() noexcept;  // cursor and counters into our slot, once per batch
   void detach() noexcept;
   Status corrupt(const char* why, int64_t value) noexcept;
+  Status revoked_status() noexcept;
+  Status timed_out() noexcept;  // timeout, or corrupt if the object shrank (Region::verify)
 
   std::shared_ptr<detail::Mapping> mapping_;
+  const std::atomic<uint32_t>* revoked_ = nullptr;  // platform::Region::revoked_flag()
   layout::RingHeader* header_ = nullptr;
   layout::ReaderSlot* slot_ = nullptr;
   std::byte* area_ = nullptr;
@@ -385,8 +394,11 @@ class Consumer {
   void release(uint32_t from, uint32_t to, uint64_t messages, uint64_t bytes) noexcept;
   Status stuck_claim(uint32_t position) noexcept;
   Status corrupt(uint32_t position, int32_t length, const char* why) noexcept;
+  Status revoked_status() noexcept;
+  Status timed_out() noexcept;  // timeout, or corrupt if the object shrank (Region::verify)
 
   std::shared_ptr<detail::Mapping> mapping_;
+  const std::atomic<uint32_t>* revoked_ = nullptr;  // platform::Region::revoked_flag()
   layout::RingHeader* header_ = nullptr;
   layout::ProducerSlot* producer_slots_ = nullptr;
   std::byte* area_ = nullptr;
@@ -416,6 +428,13 @@ inline void bump(std::atomic<uint64_t>& counter, uint64_t by) noexcept {
 // The streaming side of the Dekker pair described at the top of
 // core/src/ring.cpp ("Waking"): a compiler barrier when this process registered
 // for the sleeper's heavy fence, else a full seq_cst fence.
+// True once the platform withdrew the mapping (the object was truncated under us; see
+// platform::Region::revoked). relaxed: a process-local flag that carries no data; a thread that
+// has not seen it yet reads zeros from the replaced view, which the read paths reject anyway.
+inline bool revoked(const std::atomic<uint32_t>* flag) noexcept {
+  return flag->load(std::memory_order_relaxed) != 0;
+}
+
 inline void light_fence(bool light) noexcept {
   if (light) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -428,8 +447,10 @@ inline void light_fence(bool light) noexcept {
 // spsc fast paths are inline (the benchmark-relevant case); everything else is
 // in ring.cpp.
 inline Status Producer::try_claim(uint32_t type, uint32_t size, Claim& out) noexcept {
+  // One extra load per claim (a process-local line that is never written in normal operation):
+  // after a truncation the view is private zeros, and writing on would lose records silently.
   if (mpsc_ || broadcast_ || claim_outstanding_ || type >= layout::kReservedTypeBase ||
-      size > max_record_ - layout::kRecordHeaderSize)
+      size > max_record_ - layout::kRecordHeaderSize || detail::revoked(revoked_))
     return claim_once(type, size, out, true);
   const uint32_t length = size + layout::kRecordHeaderSize;
   const uint32_t occupied = layout::align_record(length);
@@ -501,7 +522,8 @@ inline const layout::RecordHeader* Consumer::next(int32_t& length, Status& statu
     // ever a record: a positive length there is garbage and must not be delivered (B1).
     cached_producer_ = header_->producer_position.load(std::memory_order_acquire);
     if (position_ == cached_producer_) {
-      status = Status::empty;
+      // Not empty but gone: after a truncation positions read as 0 and would look empty forever.
+      status = detail::revoked(revoked_) ? revoked_status() : Status::empty;
       return nullptr;
     }
   }

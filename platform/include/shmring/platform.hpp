@@ -30,13 +30,33 @@ class Region {
   std::size_t size() const noexcept { return size_; }
   bool writable() const noexcept { return writable_; }
 
+  // True once the platform has withdrawn this view because the object under it can no longer be
+  // accessed (Linux: another process truncated it; docs/security.md, "Truncation and SIGBUS").
+  // The view then reads as zeros private to this process, so nothing faults, and core answers
+  // Status::corrupt instead of trusting those zeros. The flag lives as long as the Region.
+  bool revoked() const noexcept { return revoked_flag()->load(std::memory_order_relaxed) != 0; }
+  // Core caches this pointer in its handles and checks it with one relaxed load: the flag
+  // carries no data (the zero pages are in place before it is set, and a thread that has not
+  // seen it yet reads zeros, which every read path already rejects).
+  const std::atomic<uint32_t>* revoked_flag() const noexcept {
+    return revoked_ != nullptr ? revoked_ : &kNeverRevoked;
+  }
+
+  // Cold path (one system call): checks that the object still backs the whole view and, if it
+  // does not, revokes the view now. Returns false once the view is revoked. Core calls it when a
+  // blocking call is about to time out, so a waiter that never touches a lost page still learns
+  // of the truncation (docs/security.md). Platforms whose objects cannot shrink return true.
+  bool verify() noexcept;
+
   struct Impl;  // per-OS handles
 
  private:
   friend struct RegionAccess;
+  static inline const std::atomic<uint32_t> kNeverRevoked{0};
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   bool writable_ = false;
+  const std::atomic<uint32_t>* revoked_ = nullptr;  // set by platforms that can revoke
   std::unique_ptr<Impl> impl_;
 };
 
@@ -54,7 +74,9 @@ std::string object_name(std::string_view ring_name);
 
 // Creates a new object exclusively (fails with already_exists if the name is taken), sized
 // `size` bytes, zero-filled, with the given permission bits (POSIX mode; the Windows layer maps
-// 0600 to a current-user-only DACL). Errors name the ring.
+// 0600 to a current-user-only DACL). Its memory is committed up front where the OS allows
+// (Linux: a full /dev/shm fails here, with a message, instead of faulting later). Errors name
+// the ring.
 Result<Region> create_region(std::string_view ring_name, std::size_t size,
                              const RegionOptions& options);
 
