@@ -43,6 +43,8 @@ const char* const kSendHelp =
     "  --type N         type id stored with every record, 0..4294901759 (default 0)\n"
     "  --timeout-ms MS  fail (exit 3) when one record waits more than MS for space\n"
     "  --global         Windows: the ring is in Global\\\n"
+    "  --any-owner      Linux: attach even if another user owns the object (a ring shared\n"
+    "                   across users on purpose; by default that is refused as squatting)\n"
     "  --               end of options: later arguments are messages\n";
 
 namespace {
@@ -93,7 +95,9 @@ class Sender {
 }  // namespace
 
 int cmd_send(const std::vector<std::string>& argv) {
-  const Args args(argv, {{"--type", true}, {"--timeout-ms", true}, {"--global", false}});
+  const Args args(
+      argv,
+      {{"--type", true}, {"--timeout-ms", true}, {"--global", false}, {"--any-owner", false}});
   if (args.help()) return print_help(kSendHelp);
   const std::string name = ring_name_argument(args.positionals(), true);
   uint32_t type = 0;
@@ -103,6 +107,7 @@ int cmd_send(const std::vector<std::string>& argv) {
   if (auto t = args.value("--timeout-ms")) timeout_ns = parse_timeout_ms(*t, "--timeout-ms");
   OpenOptions open_options;
   open_options.global_namespace = args.has("--global");
+  open_options.allow_other_owner = args.has("--any-owner");
 
   Ring ring = must(Ring::open(name, open_options));
   Producer producer = must(ring.attach_producer());
@@ -142,6 +147,8 @@ const char* const kRecvHelp =
     "                    is a failure (exit 3); without, recv stops there (exit 0)\n"
     "  --hex             print every payload as hex\n"
     "  --global          Windows: the ring is in Global\\\n"
+    "  --any-owner       Linux: attach even if another user owns the object (a ring shared\n"
+    "                    across users on purpose; by default that is refused as squatting)\n"
     "\n"
     "With neither --count nor --timeout-ms, recv runs until it is killed.\n";
 
@@ -184,8 +191,11 @@ struct RecordPrinter {
 }  // namespace
 
 int cmd_recv(const std::vector<std::string>& argv) {
-  const Args args(
-      argv, {{"--count", true}, {"--timeout-ms", true}, {"--hex", false}, {"--global", false}});
+  const Args args(argv, {{"--count", true},
+                         {"--timeout-ms", true},
+                         {"--hex", false},
+                         {"--global", false},
+                         {"--any-owner", false}});
   if (args.help()) return print_help(kRecvHelp);
   const std::string name = ring_name_argument(args.positionals(), false);
   std::optional<uint64_t> count;
@@ -194,6 +204,7 @@ int cmd_recv(const std::vector<std::string>& argv) {
   if (auto t = args.value("--timeout-ms")) timeout_ns = parse_timeout_ms(*t, "--timeout-ms");
   OpenOptions open_options;
   open_options.global_namespace = args.has("--global");
+  open_options.allow_other_owner = args.has("--any-owner");
 
   Ring ring = must(Ring::open(name, open_options));
   if (ring.kind() == Kind::broadcast)

@@ -179,6 +179,19 @@ SHMRING_API shmring_error_code_t shmring_ring_open(const char* name, int64_t rea
                                                    int read_only, shmring_ring_t** ring,
                                                    shmring_error_t* error);
 
+/* Flags of shmring_ring_open_flags (bitwise or). */
+#define SHMRING_OPEN_READ_ONLY 0x1u /* as read_only != 0 above */
+#define SHMRING_OPEN_GLOBAL 0x2u    /* Windows: the ring is in Global\ instead of Local\ */
+/* Linux: a read-write open refuses (SHMRING_E_PERMISSION_DENIED) an object owned by another
+ * user, a name that may have been planted before its creator ran (docs/security.md). This flag
+ * allows it, for rings shared across users on purpose. */
+#define SHMRING_OPEN_ANY_OWNER 0x4u
+
+/* shmring_ring_open with flags; unknown bits fail with SHMRING_E_INVALID_ARGUMENT. */
+SHMRING_API shmring_error_code_t shmring_ring_open_flags(const char* name, int64_t ready_timeout_ns,
+                                                         uint32_t flags, shmring_ring_t** ring,
+                                                         shmring_error_t* error);
+
 /* Unmaps and frees the handle. Never removes the name. Producers and consumers attached
  * through it stay valid (they keep the mapping alive) until they are detached. NULL: no-op. */
 SHMRING_API void shmring_ring_close(shmring_ring_t* ring);

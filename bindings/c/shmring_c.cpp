@@ -283,15 +283,29 @@ shmring_error_code_t shmring_ring_create(const char* name, const shmring_create_
 
 shmring_error_code_t shmring_ring_open(const char* name, int64_t ready_timeout_ns, int read_only,
                                        shmring_ring_t** ring, shmring_error_t* error) {
+  return shmring_ring_open_flags(name, ready_timeout_ns,
+                                 read_only != 0 ? SHMRING_OPEN_READ_ONLY : 0u, ring, error);
+}
+
+shmring_error_code_t shmring_ring_open_flags(const char* name, int64_t ready_timeout_ns,
+                                             uint32_t flags, shmring_ring_t** ring,
+                                             shmring_error_t* error) {
   if (ring == nullptr)
     return report(error, ErrorCode::invalid_argument, 0, "shmring_ring_open: ring is NULL");
   *ring = nullptr;
   if (name == nullptr)
     return report(error, ErrorCode::invalid_argument, 0, "shmring_ring_open: name is NULL");
+  constexpr uint32_t kKnown = SHMRING_OPEN_READ_ONLY | SHMRING_OPEN_GLOBAL | SHMRING_OPEN_ANY_OWNER;
+  if ((flags & ~kKnown) != 0)
+    return report(
+        error, ErrorCode::invalid_argument, 0,
+        ("shmring_ring_open_flags: unknown flag bits " + std::to_string(flags & ~kKnown)).c_str());
   return guarded(error, [&]() -> shmring_error_code_t {
     shmring::OpenOptions o;
     o.ready_timeout_ns = ready_timeout_ns;
-    o.read_only = read_only != 0;
+    o.read_only = (flags & SHMRING_OPEN_READ_ONLY) != 0;
+    o.global_namespace = (flags & SHMRING_OPEN_GLOBAL) != 0;
+    o.allow_other_owner = (flags & SHMRING_OPEN_ANY_OWNER) != 0;
     auto r = shmring::Ring::open(name, o);
     if (!r) return report(error, r.error());
     *ring = new shmring_ring{std::move(r.value())};

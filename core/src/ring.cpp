@@ -324,6 +324,7 @@ Result<Ring> Ring::open(std::string_view name, const OpenOptions& o) {
   const uint64_t start = platform::monotonic_ns();
   platform::RegionOptions ro;
   ro.global = o.global_namespace;
+  ro.any_owner = o.allow_other_owner;
   for (;;) {
     auto region = platform::open_region(name, !o.read_only, ro);
     if (!region) return region.error();

@@ -287,11 +287,27 @@ Result<Region> create_region(std::string_view ring_name, std::size_t size,
   }
 }
 
-Result<Region> open_region(std::string_view ring_name, bool writable, const RegionOptions&) {
+Result<Region> open_region(std::string_view ring_name, bool writable,
+                           const RegionOptions& options) {
   const std::string name = boost_name(ring_name);
   try {
     bip::shared_memory_object shm(bip::open_only, name.c_str(),
                                   writable ? bip::read_write : bip::read_only);
+    if (writable && !options.any_owner) {  // squatting: see RegionOptions::any_owner
+      struct stat st {};
+      if (::fstat(shm.get_mapping_handle().handle, &st) != 0)
+        return os_failure(ring_name, "fstat of", errno);
+      // root may own it: root can do anything to us anyway, so trusting it costs nothing.
+      if (st.st_uid != ::geteuid() && st.st_uid != 0)
+        return make_error(
+            ErrorCode::permission_denied,
+            "ring '" + std::string(ring_name) + "': " + object_name(ring_name) +
+                " is owned by uid " + std::to_string(st.st_uid) + ", not by this user (uid " +
+                std::to_string(::geteuid()) +
+                ") or root; refusing to write to an object another user may have planted. Open it "
+                "read-only, or allow other owners (OpenOptions::allow_other_owner, CLI "
+                "--any-owner) when the ring is shared across users on purpose");
+    }
     bip::offset_t size = 0;
     if (!shm.get_size(size)) return os_failure(ring_name, "fstat of", errno);
     if (size == 0)  // not sized yet

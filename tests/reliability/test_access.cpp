@@ -253,4 +253,25 @@ TEST_CASE("security: another uid cannot open an owner-only ring", "[security][ot
     CHECK(rc == 0);
     CHECK(ring.stats().messages_written == 1);
   }
+  {
+    // Squatting: nobody plants a valid, world-writable ring under a name before its owner runs.
+    // Writing to it would hand our records to nobody; reading from it would take theirs.
+    RingName name;
+    int rc = as_nobody(name.str(), {"--create-0666"}, out);
+    INFO("nobody plants a 0666 ring: " << out);
+    REQUIRE(rc == 0);
+    auto planted = Ring::open(name.str());
+    REQUIRE_FALSE(planted.ok());
+    INFO(planted.error().message);
+    CHECK(planted.error().code == ErrorCode::permission_denied);
+    CHECK(planted.error().message.find("'" + name.str() + "'") != std::string::npos);
+    CHECK(planted.error().message.find("owned by uid") != std::string::npos);
+    OpenOptions read_only;
+    read_only.read_only = true;  // inspection is safe on any contents
+    CHECK(Ring::open(name.str(), read_only).ok());
+    OpenOptions shared;
+    shared.allow_other_owner = true;  // sharing across users on purpose
+    auto on_purpose = Ring::open(name.str(), shared);
+    CHECK(on_purpose.ok());
+  }
 }

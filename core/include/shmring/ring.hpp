@@ -56,6 +56,10 @@ struct OpenOptions {
   int64_t ready_timeout_ns = 1'000'000'000;  // how long to wait for a creator to publish
   bool read_only = false;                    // map read-only (inspection); cannot attach
   bool global_namespace = false;             // Windows: look in Global\ instead of Local\ .
+  // Linux: a read-write open refuses an object owned by another user but root (a name planted before its
+  // creator ran: docs/security.md, "Who can attach"). Set this to attach across users on purpose
+  // (a ring created with a group or world --mode).
+  bool allow_other_owner = false;
 };
 
 struct WaitOptions {

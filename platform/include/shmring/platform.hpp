@@ -67,6 +67,12 @@ struct RegionOptions {
   uint32_t mode = 0600;
   bool global = false;
   std::string sddl;
+  // open_region for writing refuses an object owned by another user unless this is set (Linux:
+  // st_uid must be our effective uid, or root). Anyone who can create names in /dev/shm can plant a
+  // shmring.NAME before its creator runs; a writer would then hand its records to them and a
+  // consumer would take theirs. Read-only opens (inspection) are not checked: a reader survives
+  // any contents. Windows: Local\ is per session and the DACL decides (docs/security.md).
+  bool any_owner = false;
 };
 
 // The OS object name for a (validated) ring name, e.g. "/dev/shm/shmring.orders" on Linux.
