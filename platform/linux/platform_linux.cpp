@@ -68,6 +68,7 @@ RegionSlot g_regions[kMaxRegions];
 struct sigaction g_previous_sigbus;
 std::mutex g_install_lock;
 std::atomic<uint32_t> g_forwarded{0};
+std::atomic<uint64_t> g_revoked_views{0};  // revoked_views(); relaxed: a statistic
 
 bool replace_with_zero_pages(RegionSlot& slot) noexcept {
   void* base = reinterpret_cast<void*>(slot.base.load(std::memory_order_relaxed));
@@ -117,6 +118,7 @@ void on_sigbus(int sig, siginfo_t* info, void* context) {
       if (!replace_with_zero_pages(slot)) break;  // cannot map: not survivable, forward
       // relaxed: see Region::revoked_flag(); the zero pages are already in place.
       slot.revoked.store(1, std::memory_order_relaxed);
+      g_revoked_views.fetch_add(1, std::memory_order_relaxed);
       errno = saved_errno;
       return;
     }
@@ -214,7 +216,12 @@ bool Region::verify() noexcept {
   // Shrunk: pages past the end would raise SIGBUS. Do now what the handler would do then.
   if (!replace_with_zero_pages(slot)) return true;   // out of memory: the handler still guards
   slot.revoked.store(1, std::memory_order_relaxed);  // relaxed: see revoked_flag()
+  g_revoked_views.fetch_add(1, std::memory_order_relaxed);
   return false;
+}
+
+uint64_t revoked_views() noexcept {
+  return g_revoked_views.load(std::memory_order_relaxed);
 }
 
 namespace {

@@ -245,6 +245,10 @@ bool Region::verify() noexcept {
   return true;
 }
 
+uint64_t revoked_views() noexcept {
+  return 0;
+}
+
 namespace {
 
 // The size of a section object. NtQuerySection reports what the creator asked for (Wine rounds

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cinttypes>
 #include <cstdio>
@@ -111,6 +112,73 @@ int peer_role(ChildIo& io, const Params& p) {
 }
 const ChildRole kPeerRole("rel-peer", peer_role);
 
+// The SIGBUS handler itself, in a child (case by number):
+//  0: a view of our own touches a page past the object's shrunk end: absorbed, the view reads
+//     zeros and says revoked, revoked_views() counts it; the process lives on.
+//  1: a fault outside every view of ours (a plain mmap past an object's end) is not ours: with
+//     no handler before ours, the process dies of SIGBUS as it would without shmring.
+//  2: the application had its own SIGBUS handler first: a fault outside our views reaches it
+//     (it exits 42), and a fault inside one of our views does not.
+// Case 0 reports 'R' {1}; the others report 'R' {1} only if they were wrongly survived.
+std::atomic<int> g_app_handler_calls{0};
+void app_sigbus(int, siginfo_t*, void*) {
+  g_app_handler_calls.fetch_add(1);
+  ::_exit(42);
+}
+
+volatile std::byte* past_end_of_plain_mapping(const std::string& object) {
+  const int fd = ::shm_open(("/shmring." + object).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0 || ::ftruncate(fd, 8192) != 0) return nullptr;
+  void* p = ::mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const bool shrunk = ::ftruncate(fd, 4096) == 0;
+  ::close(fd);
+  ::shm_unlink(("/shmring." + object).c_str());
+  if (p == MAP_FAILED || !shrunk) return nullptr;
+  return static_cast<volatile std::byte*>(p) + 4096;
+}
+
+int sigbus_role(ChildIo& io, const Params& p) {
+  const std::string ring = p.str("ring");
+  const uint32_t which = p.u32("case");
+  if (which == 2) {
+    struct sigaction a {};
+    a.sa_sigaction = app_sigbus;
+    a.sa_flags = SA_SIGINFO;
+    sigemptyset(&a.sa_mask);
+    ::sigaction(SIGBUS, &a, nullptr);
+  }
+  CreateOptions co;
+  co.kind = Kind::spsc;
+  co.capacity = 1u << 16;
+  auto created = Ring::create(ring, co);  // installs our handler (on top of the app's)
+  if (!created) return io.fail("create: %s", created.error().message.c_str());
+  const long long size = object_size(ring);
+  if (!truncate_object(ring, size + 4096)) return io.fail("grow");
+  auto view = platform::open_region(ring, true, platform::RegionOptions{});
+  if (!view || view->size() != static_cast<std::size_t>(size + 4096)) return io.fail("map");
+  if (!truncate_object(ring, size)) return io.fail("shrink");
+  if (which == 0 || which == 2) {
+    volatile std::byte* guard = view->data() + size;  // the page past the end
+    const std::byte seen = guard[0];                  // SIGBUS, absorbed
+    guard[8] = std::byte{1};                          // and writable: private zeros
+    const bool ok = seen == std::byte{0} && view->revoked() && platform::revoked_views() == 1 &&
+                    g_app_handler_calls.load() == 0 && !view->verify();
+    if (which == 0) {
+      io.send('R', ok ? 1 : 0);
+      return 0;
+    }
+    if (!ok)
+      return io.fail("inside our view: revoked %d, app handler calls %d", view->revoked() ? 1 : 0,
+                     g_app_handler_calls.load());
+  }
+  volatile std::byte* outside = past_end_of_plain_mapping(ring + ".plain");
+  if (outside == nullptr) return io.fail("plain mapping");
+  const std::byte b = outside[0];  // not ours: dies (case 1) or reaches the app (case 2)
+  io.send('R', 1, static_cast<uint64_t>(b));
+  return 0;
+}
+const ChildRole kSigbusRole("rel-sigbus", sigbus_role);
+
 struct Peers {
   std::unique_ptr<Child> writer, reader;
 };
@@ -196,6 +264,34 @@ TEST_CASE("reliability: truncated under attached processes, they get an error, n
       std::fflush(stdout);
       INFO(how);
       CHECK(clean);
+    }
+  }
+}
+
+TEST_CASE("reliability: the SIGBUS handler absorbs faults in our views only, and chains",
+          "[reliability][truncate]") {
+  for (uint32_t which : {0u, 1u, 2u}) {
+    INFO("case " << which);
+    RingName name;
+    Child child("rel-sigbus", Params().set("ring", name.str()).set("case", which));
+    REQUIRE(child.wait_exit(30'000));
+    Event r;
+    const bool reported = child.report(r);
+    INFO(child.describe() << " " << child.errors());
+    switch (which) {
+      case 0:  // absorbed, counted, the process lives
+        CHECK(child.succeeded());
+        CHECK((reported && r.v[0] == 1));
+        break;
+      case 1:  // not ours, no handler before us: the default action
+        CHECK(child.describe().find("killed by signal " + std::to_string(SIGBUS)) !=
+              std::string::npos);
+        CHECK_FALSE(reported);
+        break;
+      case 2:  // not ours: the application's handler gets it
+        CHECK(child.describe().find("exited with 42") != std::string::npos);
+        CHECK_FALSE(reported);
+        break;
     }
   }
 }

@@ -93,6 +93,11 @@ Result<Region> open_region(std::string_view ring_name, bool writable, const Regi
 // Removes the name. Existing mappings stay valid until unmapped.
 Result<void> unlink_region(std::string_view ring_name, const RegionOptions& options);
 
+// How many views this process has revoked (Region::revoked) since it started. Diagnostics: tests
+// and fuzzers that never shrink an object assert it stays 0, because an access they provoke past
+// the end of an object on purpose (a guard page) is otherwise absorbed like a truncation.
+uint64_t revoked_views() noexcept;
+
 // ---- waiting on a 32-bit word in shared memory ---------------------------------------------
 
 enum class WaitOutcome { woken, value_changed, timed_out, interrupted };
