@@ -324,6 +324,10 @@ SHMRING_NODISCARD SHMRING_API shmring_status_t shmring_producer_abort(shmring_pr
 /* Largest payload one record can carry (the ring's max_record_size - 8). 0 for NULL. */
 SHMRING_API uint32_t shmring_producer_max_payload(const shmring_producer_t* producer);
 
+/* Why this producer returned SHMRING_CORRUPT (names the ring; e.g. the object was truncated
+ * under this process), or "" if it never did. Owned by the handle, as for consumers. */
+SHMRING_API const char* shmring_producer_last_error(const shmring_producer_t* producer);
+
 /* Changes how this producer's blocking calls wait. SHMRING_INVALID_ARGUMENT for an unknown
  * strategy or a negative spin_ns. Same thread rules as the other producer calls. */
 SHMRING_API shmring_status_t shmring_producer_set_wait(shmring_producer_t* producer,

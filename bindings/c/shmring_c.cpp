@@ -470,6 +470,10 @@ uint32_t shmring_producer_max_payload(const shmring_producer_t* producer) {
   return producer == nullptr ? 0 : producer->producer.max_payload();
 }
 
+const char* shmring_producer_last_error(const shmring_producer_t* producer) {
+  return producer == nullptr ? "" : producer->producer.last_error().c_str();
+}
+
 shmring_status_t shmring_producer_set_wait(shmring_producer_t* producer,
                                            shmring_wait_strategy_t strategy, int64_t spin_ns) {
   if (producer == nullptr || !valid_wait(raw_enum(&strategy), spin_ns))

@@ -459,6 +459,8 @@ static void test_spsc(void) {
   CHECK_STATUS(shmring_consumer_set_wait(c, SHMRING_WAIT_BUSY_SPIN, 0), SHMRING_OK);
   CHECK_STATUS(shmring_consumer_read_timeout(c, buf, sizeof buf, &size, &type, 0), SHMRING_TIMEOUT);
   CHECK(shmring_consumer_last_error(c)[0] == '\0');
+  CHECK(shmring_producer_last_error(p)[0] == '\0');
+  CHECK(shmring_producer_last_error(NULL)[0] == '\0');
 
   /* stat */
   shmring_stat_t st;
@@ -487,6 +489,13 @@ static void test_spsc(void) {
   shmring_producer_t* no = (shmring_producer_t*)1;
   CHECK(shmring_producer_attach(view, NULL, &no, &err) == SHMRING_E_INVALID_ARGUMENT);
   CHECK(no == NULL && strstr(err.message, name) != NULL);
+  shmring_ring_t* flagged = NULL;
+  CHECK(shmring_ring_open_flags(name, 0, 0x80u, &flagged, &err) == SHMRING_E_INVALID_ARGUMENT);
+  CHECK(flagged == NULL);
+  CHECK_OK(shmring_ring_open_flags(name, 0, SHMRING_OPEN_READ_ONLY | SHMRING_OPEN_ANY_OWNER,
+                                   &flagged, &g_err));
+  CHECK(shmring_producer_attach(flagged, NULL, &no, &err) == SHMRING_E_INVALID_ARGUMENT);
+  shmring_ring_close(flagged);
 
   /* detach frees the slots; the view sees it */
   shmring_consumer_detach(c);
