@@ -139,8 +139,18 @@ bool walk_step(std::string_view name, const std::byte* base, std::size_t size, u
       return false;
     }
   } else {
-    const uint32_t consumer_now = h->consumer_position.load(std::memory_order_relaxed);
-    if (position - consumer_now > tail - consumer_now && consumer_now - position <= cap) {
+    // Consumed? mpsc zeroes a released batch *before* it moves consumer_position, so the
+    // position alone cannot tell a copy taken mid-zeroing; release_target, stored (with a
+    // release fence, Consumer::release) before the zeroing, can. A target more than a lap
+    // from the position is not trusted (a hostile or stale slot).
+    uint32_t consumer_now = h->consumer_position.load(std::memory_order_relaxed);
+    if (mpsc) {
+      const uint32_t target = h->consumer.release_target.load(std::memory_order_relaxed);
+      if (target - consumer_now <= cap) consumer_now = target;
+    }
+    // Strictly behind it, by at most a lap (the consumer may be past the tail we loaded).
+    const uint32_t behind = consumer_now - position;
+    if (behind != 0 && behind <= cap) {
       result.stop = WalkStop::overwritten;
       result.reason = at(position, "consumed while reading", position);
       return false;

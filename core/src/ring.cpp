@@ -1111,6 +1111,10 @@ void Consumer::release(uint32_t from, uint32_t to, uint64_t messages, uint64_t b
     // position, and the next consumer finishes the release instead of
     // re-reading half-zeroed records.
     slot.release_target.store(to, std::memory_order_relaxed);
+    // release fence: the target is ordered before every zeroing store below, so an inspector
+    // whose copy of a record saw any zeroed byte (and then runs its acquire fence) also sees the
+    // target and discards the copy. Pairs with inspect.cpp's walk_step. Once per batch.
+    std::atomic_thread_fence(std::memory_order_release);
     const uint32_t index = from & mask_;
     const uint32_t bytes_total = std::min(to - from, capacity_);  // never past the area
     const uint32_t first = std::min(bytes_total, capacity_ - index);
