@@ -734,6 +734,12 @@ Status Producer::revoked_status() noexcept {
   return Status::corrupt;
 }
 
+Status Producer::corrupt(const std::string& what) noexcept {
+  if (revoked(revoked_)) return revoked_status();  // zeros where the header was: say why
+  last_error_ = ring_msg(mapping_->name, what);    // cold path: allocation is fine here
+  return Status::corrupt;
+}
+
 Status Producer::timed_out() noexcept {
   return mapping_->region.verify() ? Status::timeout : revoked_status();
 }
@@ -841,7 +847,9 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
     if (used > capacity_ || p % layout::kRecordAlign != 0) {
       // p older than c: reload p once. Still impossible with fresh values: the positions were
       // corrupted (an honest ring never has them), and spinning would never end (B1b, B2).
-      if (stale_reloads++ > 0) return Status::corrupt;
+      if (stale_reloads++ > 0)
+        return corrupt("producer position " + std::to_string(p) + " and consumer position " +
+                       std::to_string(c) + " are impossible (unaligned, or over a lap apart)");
       p = header_->producer_position.load(std::memory_order_acquire);
       continue;
     }
@@ -876,7 +884,8 @@ Status Producer::claim_once(uint32_t type, uint32_t size, Claim& out, bool count
        ++spins) {
     if (spins > 1'000'000) {
       slot_->claim_active.store(layout::kClaimNone, std::memory_order_relaxed);
-      return Status::corrupt;
+      return corrupt("the consumer position never came back within a lap of claim " +
+                     std::to_string(p));
     }
     platform::yield_thread();
   }

@@ -56,9 +56,9 @@ struct OpenOptions {
   int64_t ready_timeout_ns = 1'000'000'000;  // how long to wait for a creator to publish
   bool read_only = false;                    // map read-only (inspection); cannot attach
   bool global_namespace = false;             // Windows: look in Global\ instead of Local\ .
-  // Linux: a read-write open refuses an object owned by another user but root (a name planted before its
-  // creator ran: docs/security.md, "Who can attach"). Set this to attach across users on purpose
-  // (a ring created with a group or world --mode).
+  // Linux: a read-write open refuses an object owned by another user but root (a name planted
+  // before its creator ran: docs/security.md, "Who can attach"). Set this to attach across users on
+  // purpose (a ring created with a group or world --mode).
   bool allow_other_owner = false;
 };
 
@@ -238,6 +238,7 @@ class Producer {
   Status wait_for_space(uint32_t type, uint32_t size, Claim& out, int64_t timeout_ns) noexcept;
   void after_publish() noexcept;
   Status revoked_status() noexcept;
+  Status corrupt(const std::string& what) noexcept;  // sets last_error_
   Status timed_out() noexcept;  // timeout, or corrupt if the object shrank (Region::verify)
 
   std::shared_ptr<detail::Mapping> mapping_;
