@@ -247,7 +247,7 @@ Status Reader::next(RecordView& out) noexcept {
     if (sane && !padding) {
       sequence = rec->sequence.load(std::memory_order_relaxed);
       size = static_cast<uint32_t>(length) - layout::kBroadcastRecordHeaderSize;
-      std::memcpy(buffer_.data(), area_ + index + layout::kBroadcastRecordHeaderSize, size);
+      copy_payload(buffer_.data(), area_ + index + layout::kBroadcastRecordHeaderSize, size);
     }
     // acquire fence, then the intent: see the top of this file.
     std::atomic_thread_fence(std::memory_order_acquire);
@@ -319,7 +319,7 @@ Status Reader::try_read(void* buf, uint32_t capacity, uint32_t& size, uint32_t& 
     bytes_ -= view.size;
     return Status::too_large;
   }
-  if (view.size != 0) std::memcpy(buf, view.data, view.size);
+  copy_payload(static_cast<std::byte*>(buf), view.data, view.size);
   publish();
   return Status::ok;
 }

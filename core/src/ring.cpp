@@ -983,7 +983,7 @@ Status Producer::write(uint32_t type, const void* data, uint32_t size,
   Claim c;
   const Status s = claim(type, size, c, timeout_ns);
   if (s != Status::ok) return s;
-  if (size != 0) std::memcpy(c.data, data, size);
+  copy_payload(c.data, data, size);
   commit(c);
   return Status::ok;
 }
@@ -1293,7 +1293,7 @@ Status Consumer::try_read(void* buf, uint32_t capacity, uint32_t& size, uint32_t
       status = Status::too_large;
       break;
     }
-    if (n != 0) std::memcpy(buf, rec + 1, n);
+    copy_payload(static_cast<std::byte*>(buf), rec + 1, n);
     // The copy may have met the zero pages of a truncation half-way: deliver no torn record.
     if (revoked(revoked_)) return revoked_status();
     position_ += occupied;

@@ -1,7 +1,9 @@
 // Record format, wrap and padding, claim/commit/abort, full and empty, reserved types, batch
 // poll, the 32-bit position wrap and mpsc zeroing. The shared bytes are checked through a
 // separate read-only mapping of the ring's OS object (RawMap).
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "support.hpp"
@@ -793,4 +795,43 @@ TEST_CASE("full: a blocking write reports a dead consumer, or waits for a new on
   auto r = ring.attach_producer(wait);
   REQUIRE(r.ok());
   CHECK(r->write(1, d.data(), 8, 1'000'000) == Status::timeout);
+}
+
+// The payload copies (try_write in, try_read out, the broadcast reader's copies) use an inlined
+// small-size path of overlapping fixed-size moves: every size up to past the 64-byte switch must
+// arrive byte for byte, and nothing outside [buf, buf + n) may be written.
+TEST_CASE("payload copies: every size 0..160 exact, no byte written outside", "[unit][record]") {
+  const Kind kind = GENERATE(Kind::spsc, Kind::mpsc, Kind::broadcast);
+  CAPTURE(kind);
+  NameGuard name;
+  CreateOptions o = ut::options(kind, 4096, 512);
+  Ring ring = ut::create_ring(name.str(), o);
+  Producer producer = ut::attach_producer(ring);
+  std::optional<Consumer> consumer;
+  std::optional<Reader> reader;
+  if (kind == Kind::broadcast) {
+    auto r = ring.attach_reader();
+    REQUIRE(r.ok());
+    reader.emplace(std::move(r.value()));
+  } else {
+    consumer.emplace(ut::attach_consumer(ring));
+  }
+  constexpr std::byte kCanary{0xC5};
+  for (uint32_t n = 0; n <= 160; ++n) {
+    CAPTURE(n);
+    const auto data = ut::payload(n, n);
+    REQUIRE(producer.try_write(n, data.data(), n) == Status::ok);
+    std::vector<std::byte> buf(n + 64, kCanary);  // 32 guard bytes each side
+    uint32_t size = 0, type = 0;
+    const Status s = reader ? reader->try_read(buf.data() + 32, n, size, type)
+                            : consumer->try_read(buf.data() + 32, n, size, type);
+    REQUIRE(s == Status::ok);
+    CHECK(size == n);
+    CHECK(type == n);
+    CHECK(std::equal(data.begin(), data.end(), buf.begin() + 32));
+    for (uint32_t i = 0; i < 32; ++i) {
+      CHECK(buf[i] == kCanary);
+      CHECK(buf[32 + n + i] == kCanary);
+    }
+  }
 }
