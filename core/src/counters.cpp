@@ -96,11 +96,14 @@ Result<CountersRegion> CountersRegion::create(std::string_view name, const Count
   return CountersRegion(bind(name, std::move(region.value())));
 }
 
-Result<CountersRegion> CountersRegion::open(std::string_view name, bool read_only) {
+Result<CountersRegion> CountersRegion::open(std::string_view name, bool read_only,
+                                            bool allow_other_owner) {
   if (auto v = Ring::validate_name(name); !v) return v.error();
   const uint64_t start = platform::monotonic_ns();
+  platform::RegionOptions ro;
+  ro.any_owner = allow_other_owner;
   for (;;) {
-    auto region = platform::open_region(name, !read_only, platform::RegionOptions{});
+    auto region = platform::open_region(name, !read_only, ro);
     if (!region) return region.error();
     auto valid = validate(name, region->data(), region->size());
     if (valid) return CountersRegion(bind(name, std::move(region.value())));

@@ -115,7 +115,10 @@ class Counter {
 class CountersRegion {
  public:
   static Result<CountersRegion> create(std::string_view name, const CountersOptions& options);
-  static Result<CountersRegion> open(std::string_view name, bool read_only = false);
+  // A read-write open refuses a region owned by another user than the caller or root (a planted
+  // name, as for Ring::open) unless allow_other_owner; read-only opens are not checked.
+  static Result<CountersRegion> open(std::string_view name, bool read_only = false,
+                                     bool allow_other_owner = false);
   static Result<void> unlink(std::string_view name);
   // Checks a mapping image (pure; used by open, `shmring ls` and the fuzzers).
   static Result<void> validate(std::string_view name, const std::byte* base, std::size_t size);
