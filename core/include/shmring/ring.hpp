@@ -556,6 +556,13 @@ inline const layout::RecordHeader* Consumer::next(int32_t& length, Status& statu
     if (position_ == cached_producer_) {
       // Not empty but gone: after a truncation positions read as 0 and would look empty forever.
       status = detail::revoked(revoked_) ? revoked_status() : Status::empty;
+      // Touch the line the next record will start on. A busy poller keeps it requested, so
+      // the producer's write of it and its position store overlap with our fetch instead of
+      // the record line following the position line one transfer later (busy round trip
+      // 190 -> 170 ns p50 here; throughput unchanged). relaxed: the value is discarded; the
+      // record is read, after the acquire of the position, only once it is published.
+      (void)reinterpret_cast<const layout::RecordHeader*>(area_ + (position_ & mask_))
+          ->length.load(std::memory_order_relaxed);
       return nullptr;
     }
   }
