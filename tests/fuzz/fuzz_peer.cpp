@@ -5,7 +5,10 @@
 // producers write (copy-in, claim + commit, claim + abort, a claim left open), the consumer or a
 // broadcast reader reads (poll, try_read, read with timeout 0), handles detach and re-attach,
 // stats() and the dump walker (inspect::walk) look at the ring, and a hostile peer pokes words
-// of the shared mapping: positions, record headers, slots, counters, anything.
+// of the shared mapping: positions, record headers, slots, counters, anything. It may also
+// truncate the object (to whole pages, 0 included) under every view: from then on the ring's
+// calls run on the platform's revoked, zero-filled view (docs/security.md, "Truncation and
+// SIGBUS"), and must answer without crashing; the raw view is no longer touched.
 //
 // Until the first poke the ring is honest and a model checks the results exactly:
 //   spsc / mpsc  records arrive once each, in claim order, byte for byte; a committed record
@@ -17,7 +20,9 @@
 // chosen leave the object's end inside a page, so a stray access faults), no call that fails to
 // return, every delivered record inside the record area. The rings are small so that wrap
 // padding, full rings and broadcast laps happen within a few operations.
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -92,10 +97,12 @@ class Session {
     attach_reader_side();
   }
 
+  bool truncated() const { return truncated_; }
+
   void run() {
     for (int step = 0; step < 400 && !in_.empty(); ++step) {
       const uint8_t op = in_.u8();
-      if (trace()) {
+      if (trace() && !truncated_) {
         const RingHeader* h = header();
         std::fprintf(stderr, "step %d op %d writer %zu | p %u c %u intent %u latest %u\n", step,
                      op % 16, static_cast<std::size_t>((op >> 4) % writers_.size()),
@@ -511,7 +518,7 @@ class Session {
   }
 
   void poke_word(std::size_t offset) {
-    if (!raw_.ok() || offset + 4 > raw_.size()) return;
+    if (truncated_ || !raw_.ok() || offset + 4 > raw_.size()) return;
     offset &= ~std::size_t{3};
     auto* word = reinterpret_cast<std::atomic<uint32_t>*>(raw_.base() + offset);
     const uint32_t value = poke_value(word->load(std::memory_order_relaxed));
@@ -538,8 +545,12 @@ class Session {
     };
     constexpr std::size_t kFieldCount = sizeof kFields / sizeof kFields[0];
     const uint8_t which = in_.u8();
+    if (truncated_ || !raw_.ok()) return;
+    if (which >= 250) {
+      truncate_object();
+      return;
+    }
     const RingHeader* h = header();
-    if (!raw_.ok()) return;
     if (which < 128) {
       std::size_t offset = kFields[which % kFieldCount];
       if (offset == offsetof(RingHeader, checkpoint)) offset += 4 * (in_.u8() % 16);
@@ -557,8 +568,20 @@ class Session {
   }
 
   // A record header at a position near the consumer / producer positions.
+  // Shrinks the object to whole pages (0 included) under every view of it.
+  void truncate_object() {
+    const std::size_t pages = in_.u8() % (raw_.size() / 4096 + 1);
+    const int fd = ::shm_open(("/shmring." + name_).c_str(), O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) return;
+    const bool shrunk = ::ftruncate(fd, static_cast<off_t>(pages * 4096)) == 0;
+    ::close(fd);
+    if (!shrunk) return;
+    truncated_ = true;  // raw_ (a plain mapping, not guarded) is never touched again
+    hostile_ = true;
+  }
+
   void poke_record() {
-    if (!raw_.ok()) return;
+    if (truncated_ || !raw_.ok()) return;
     const RingHeader* h = header();
     const uint32_t base_pos =
         in_.u8() % 2 == 0 ? h->consumer_position.load() : h->producer_position.load();
@@ -570,7 +593,7 @@ class Session {
   // ---- the dump walker on the live ring ----------------------------------------------------
 
   void walk() {
-    if (!raw_.ok()) return;
+    if (truncated_ || !raw_.ok()) return;
     uint32_t position = 0;
     std::string reason;
     if (!inspect::start_position(name_, raw_.base(), raw_.size(), inspect::From::consumer, position,
@@ -620,6 +643,7 @@ class Session {
   Ring ring_;
   Input& in_;
   RawView raw_;
+  bool truncated_ = false;  // the script shrank the object: raw_ must not be touched
   Kind kind_ = Kind::spsc;
   uint32_t capacity_ = 0, max_payload_ = 0;
   std::vector<std::byte> buffer_;
@@ -676,13 +700,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   (void)Ring::unlink(name);
   auto ring = Ring::create(name, o);
   FUZZ_CHECK(ring.ok(), "create: %s", ring.error().message.c_str());
+  const uint64_t revoked_before = platform::revoked_views();
+  bool truncated = false;
   {
     Session session(name, std::move(ring.value()), in);
     session.run();
+    truncated = session.truncated();
   }
   (void)Ring::unlink(name);
-  // Nothing shrinks the object under a view here: a revoked view is an access past its end
-  // (SIGBUS), absorbed by the platform's truncation handler; it is a bug all the same.
-  FUZZ_CHECK(platform::revoked_views() == 0, "an access past the end of the object (SIGBUS)");
+  // Unless the script truncated the object, a revoked view is an access past its end (SIGBUS),
+  // absorbed by the platform's truncation handler; it is a bug all the same.
+  FUZZ_CHECK(truncated || platform::revoked_views() == revoked_before,
+             "an access past the end of the object (SIGBUS)");
   return 0;
 }
