@@ -152,6 +152,9 @@ Result<Counter> CountersRegion::allocate(std::string_view label, uint32_t type_i
     } else if (state != layout::kCounterFree) {
       continue;
     }
+    // acq_rel on success: acquire pairs with Counter::release()'s release store (the previous
+    // owner is done with the slot); the fields are published later by the release store of
+    // live. relaxed on failure: we only move on.
     if (!s.state.compare_exchange_strong(state, layout::kCounterAllocating,
                                          std::memory_order_acq_rel, std::memory_order_relaxed))
       continue;
@@ -214,6 +217,8 @@ bool CountersRegion::read(uint32_t slot, uint32_t generation, uint64_t& value) c
       s.generation.load(std::memory_order_relaxed) != generation)
     return false;
   value = s.value.load(std::memory_order_relaxed);
+  // acquire fence: the value read is ordered before the re-check below (seqlock style); a slot
+  // freed and reallocated meanwhile (release stores of state) fails the re-check.
   std::atomic_thread_fence(std::memory_order_acquire);
   return s.state.load(std::memory_order_relaxed) == layout::kCounterLive &&
          s.generation.load(std::memory_order_relaxed) == generation;

@@ -34,6 +34,8 @@ bool start_position(std::string_view name, const std::byte* base, std::size_t si
     position = h->consumer_position.load(std::memory_order_acquire);
     return true;
   }
+  // Broadcast: acquire loads pair with the producer's release stores in commit() (position,
+  // latest, checkpoints, next_sequence), so a position read here names a complete record.
   const uint32_t tail = h->producer_position.load(std::memory_order_acquire);
   if (h->next_sequence.load(std::memory_order_acquire) == 0) {
     position = tail;

@@ -928,6 +928,8 @@ void Producer::commit_slow(Claim& claim) noexcept {
         header_->checkpoint[chunk].store(pending_position_, std::memory_order_release);
         last_checkpoint_ = chunk;
       }
+      // release: pairs with the acquire load in attach_producer (a replacement resumes the
+      // sequence) and with stat/inspection readers.
       header_->next_sequence.store(++sequence_, std::memory_order_release);
     }
   } else {

@@ -37,13 +37,14 @@ namespace shmring::platform {
 // end then raises SIGBUS, which would kill a process that merely attached to a ring. It cannot
 // be prevented (F_SEAL_SHRINK exists only for memfd objects, and shm_open objects are born with
 // F_SEAL_SEAL), so it is handled: every mapped region is listed in `g_regions`, and a SIGBUS
-// handler, installed once per process and chained to whatever was there before, maps anonymous
-// zero pages over the whole region whose address faulted (MAP_FIXED replaces the mapping in one
-// system call, for every thread), marks it revoked and returns: the faulting instruction runs
-// again on zeros, and core, which checks Region::revoked() on every path that could otherwise
-// trust those zeros, answers Status::corrupt naming the ring. Faults at any other address, and
-// SIGBUS for any other reason (alignment, hardware memory errors, kill -BUS), are not ours and go
-// to the previous disposition unchanged. docs/security.md, "Truncation and SIGBUS".
+// handler, (re)installed on top whenever a region is mapped and chained to whatever was there
+// before, maps anonymous zero pages over the whole region whose address faulted (MAP_FIXED
+// replaces the mapping in one system call, for every thread), marks it revoked and returns: the
+// faulting instruction runs again on zeros, and core, which checks Region::revoked() on every
+// path that could otherwise trust those zeros, answers Status::corrupt naming the ring. Faults
+// at any other address, and SIGBUS for any other reason (alignment, hardware memory errors,
+// kill -BUS), are not ours and go to the previous disposition (once; see forward_sigbus).
+// docs/security.md, "Truncation and SIGBUS".
 //
 // The table is fixed-size and lock-free because the handler reads it: a slot is claimed with a
 // CAS (free -> busy), filled, then published with a release store (busy -> live); the handler

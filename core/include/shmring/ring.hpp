@@ -1,12 +1,13 @@
 // shmring — C++ API.
 //
-//   auto ring = shmring::Ring::create("orders", {shmring::Kind::mpsc, 1 <<
-//   20}); auto producer = ring->attach_producer();          // any process:
-//   Ring::open("orders") (void)producer->write(/*type*/ 7, "hello", 5,
-//   shmring::kForever); auto consumer =
-//   shmring::Ring::open("orders")->attach_consumer(); consumer->read([](const
-//   shmring::RecordView& r) { use(r.type, r.data, r.size); },
+// clang-format off
+//   auto ring = shmring::Ring::create("orders", {shmring::Kind::mpsc, 1 << 20});
+//   auto producer = ring->attach_producer();  // any process: Ring::open("orders")
+//   (void)producer->write(/*type*/ 7, "hello", 5, shmring::kForever);
+//   auto consumer = shmring::Ring::open("orders")->attach_consumer();
+//   consumer->read([](const shmring::RecordView& r) { use(r.type, r.data, r.size); },
 //                  /*max*/ 64, /*timeout_ns*/ 1'000'000);
+// clang-format on
 //
 // Threading: a Ring may be shared by threads. A Producer or a Consumer handle
 // is used by one thread at a time (it caches positions); several producer
@@ -430,9 +431,6 @@ inline void bump(std::atomic<uint64_t>& counter, uint64_t by) noexcept {
   counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
-// The streaming side of the Dekker pair described at the top of
-// core/src/ring.cpp ("Waking"): a compiler barrier when this process registered
-// for the sleeper's heavy fence, else a full seq_cst fence.
 // Copies a payload. Messages are mostly small, and a runtime-sized std::memcpy is a call into
 // libc's size dispatch (perf showed it as a third of the 64 B producer); up to 64 bytes this is
 // at most two fixed-size, possibly overlapping moves per side, inlined. Both ranges are exactly
@@ -467,6 +465,9 @@ inline bool revoked(const std::atomic<uint32_t>* flag) noexcept {
   return flag->load(std::memory_order_relaxed) != 0;
 }
 
+// The streaming side of the Dekker pair described at the top of
+// core/src/ring.cpp ("Waking"): a compiler barrier when this process registered
+// for the sleeper's heavy fence, else a full seq_cst fence.
 inline void light_fence(bool light) noexcept {
   if (light) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
