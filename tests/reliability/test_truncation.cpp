@@ -9,7 +9,8 @@
 //  * a new opener of a truncated object gets `truncated` (or `not_ready` for size 0), never a
 //    mapping it trusts;
 //  * zero-filling the whole object under a streaming producer and consumer crashes nobody and
-//    hangs nobody: every call returns within its timeout (the data is gone; that is the point);
+//    hangs nobody: every call returns within its timeout (the data is gone; that is the point),
+//    and each keeps making calls afterwards;
 //  * unlinking the name and creating a new ring under it leaves attached processes on the old
 //    ring, and detaching them does not free slots of the new one;
 //  * overwriting it with random bytes (a hostile act, see docs/security.md) crashes and hangs
@@ -38,11 +39,11 @@ namespace {
 
 // A peer that keeps using the ring until 'S' arrives (or it dies): a writer writes, a reader
 // reads, each call with a 10 ms timeout whose overrun it reports as an error. Sends 'A' once
-// attached, 'P' {calls} after its first 100 calls, 'X' {status} at its first error, and 'R'
-// {calls, errors seen, last status} at the end. Statuses other than ok / full / empty / timeout
-// are counted, not fatal: after the ring is destroyed under it, corrupt is the right answer.
-// With `truncated`, every error must be corrupt with a last_error() that names the ring and the
-// truncation.
+// attached, 'P' {calls} after its first 100 calls and in answer to each 'Q' (between two of its
+// calls), 'X' {status} at its first error, and 'R' {calls, errors seen, last status} at the end.
+// Statuses other than ok / full / empty / timeout are counted, not fatal: after the ring is
+// destroyed under it, corrupt is the right answer. With `truncated`, every error must be corrupt
+// with a last_error() that names the ring and the truncation.
 int run_peer(ChildIo& io, const std::string& ring_name, bool writer, bool truncated) {
   auto ring = Ring::open(ring_name);
   if (!ring) return io.fail("open: %s", ring.error().message.c_str());
@@ -73,7 +74,10 @@ int run_peer(ChildIo& io, const std::string& ring_name, bool writer, bool trunca
   Status last = Status::ok;
   constexpr int64_t kTimeout = 10'000'000;
   Rng rng(::getpid());
-  while (io.wait_control(0) != 'S') {
+  for (;;) {
+    const char control = io.wait_control(0);
+    if (control == 'S') break;
+    if (control == 'Q') io.send('P', calls);
     const Stopwatch watch;
     Status s = Status::ok;
     if (producer) {
@@ -199,6 +203,23 @@ Peers start_peers(const std::string& ring, bool truncated = false) {
   return p;
 }
 
+// Returns once each peer has made `more` calls after this point, each answered within its
+// timeout: asked over the control pipe ('Q'), answered between two of the peer's calls ('P').
+// What the tests below wait for after changing the object under the peers, instead of a sleep.
+void await_calls(Peers& p, uint64_t more) {
+  for (Child* c : {p.reader.get(), p.writer.get()}) {
+    Event e;
+    std::string why;
+    c->send('Q');
+    if (!c->expect_event('P', e, 30'000, why)) FAIL(why);
+    const uint64_t first = e.v[0];
+    do {
+      c->send('Q');
+      if (!c->expect_event('P', e, 30'000, why)) FAIL(why);
+    } while (e.v[0] < first + more);
+  }
+}
+
 // Stops both peers and describes how each ended ("exited with 0 after N calls, M errors" or
 // "killed by signal 7").
 std::string stop_peers(Peers& p, bool& both_clean) {
@@ -306,7 +327,7 @@ TEST_CASE("reliability: growing the object under attached processes is harmless"
     Peers peers = start_peers(name.str());
     const long long size = object_size(name.str());
     REQUIRE(truncate_object(name.str(), size * 2));
-    busy_wait_us(50'000);
+    await_calls(peers, 50);
     bool clean = false;
     const std::string how = stop_peers(peers, clean);
     INFO(how);
@@ -351,7 +372,7 @@ TEST_CASE("reliability: the object zero-filled under a streaming writer and read
       REQUIRE(raw.ok());
       std::memset(raw->data(), 0, raw->size());  // a hostile or buggy peer wipes it
     }
-    busy_wait_us(100'000);
+    await_calls(peers, 50);
     bool clean = false;
     const std::string how = stop_peers(peers, clean);
     std::printf("  zero-filled %s ring under a reader and a writer:\n%s", kind_name(kind),
@@ -381,7 +402,7 @@ TEST_CASE("reliability: the object overwritten with garbage under a writer and r
         std::memcpy(raw->data() + i, &v, 8);  // everything but the magic
       }
     }
-    busy_wait_us(100'000);
+    await_calls(peers, 50);
     bool clean = false;
     const std::string how = stop_peers(peers, clean);
     std::printf("  garbage over a %s ring (seed %" PRIu64 "):\n%s", kind_name(kind), seed,
