@@ -703,6 +703,7 @@ Producer& Producer::operator=(Producer&& o) noexcept {
     position_ = o.position_;
     cached_consumer_ = o.cached_consumer_;
     last_error_ = std::move(o.last_error_);
+    revoked_reported_ = o.revoked_reported_;
     options_ = o.options_;
     o.header_ = nullptr;
     o.slot_ = nullptr;
@@ -730,7 +731,9 @@ uint32_t Producer::max_payload() const noexcept {
 }
 
 Status Producer::revoked_status() noexcept {
-  if (last_error_.empty()) last_error_ = truncated_message(mapping_->name);  // once; cold
+  // Once (every later claim lands here too), even over an earlier corrupt's message.
+  if (!revoked_reported_) last_error_ = truncated_message(mapping_->name);
+  revoked_reported_ = true;
   return Status::corrupt;
 }
 

@@ -264,6 +264,7 @@ class Producer {
   uint32_t position_ = 0;         // spsc: our committed position (we are its only writer)
   uint32_t cached_consumer_ = 0;  // last consumer position we read; refreshed when short
   std::string last_error_;
+  bool revoked_reported_ = false;  // last_error_ already says the view was revoked
   ProducerOptions options_;
 };
 
